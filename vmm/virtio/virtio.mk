@@ -1,0 +1,6 @@
+# virtio-mmio transport, split virtqueues, virtio-blk and the rate limiter.
+VMM_LIB_SRCS += \
+	vmm/virtio/queue.c \
+	vmm/virtio/mmio.c \
+	vmm/virtio/blk.c \
+	vmm/rate_limiter.c
