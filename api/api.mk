@@ -1,0 +1,16 @@
+# The REST API server and the configuration parsers it shares with --config-file.
+# Limits and threading: api/http.h and api/api.h.
+API_SRCS += \
+	api/http.c \
+	api/routes.c \
+	api/server.c
+
+# The configuration parsers and metrics live in libvmm: the VMM core uses them without the API.
+VMM_LIB_SRCS += \
+	vmm/config.c \
+	vmm/metrics.c
+
+UNIT_TESTS += \
+	$(O)/tests/unit/test_config \
+	$(O)/tests/unit/test_http \
+	$(O)/tests/unit/test_api_server
