@@ -1,0 +1,31 @@
+# Seccomp: policies compiled to BPF at build time by a host tool, embedded in libvmm.a.
+# The jailer links the two objects directly (it does not need the rest of libvmm.a).
+SECCOMP_POLICY_DIR := vmm/seccomp/policy
+SECCOMP_POLICIES := $(addprefix $(SECCOMP_POLICY_DIR)/,vcpu.policy vmm.policy api.policy jailer.policy)
+SECCOMP_COMPILE := $(O)/vmm/seccomp/seccomp-compile
+SECCOMP_GEN_C := $(O)/gen/vmm/seccomp/seccomp_filters.c
+SECCOMP_GEN_O := $(O)/gen/vmm/seccomp/seccomp_filters.o
+SECCOMP_OBJS := $(O)/vmm/seccomp/seccomp.o $(SECCOMP_GEN_O)
+
+VMM_LIB_SRCS += vmm/seccomp/seccomp.c
+
+$(SECCOMP_COMPILE): $(O)/vmm/seccomp/seccomp-compile.o
+	$(CC) $(LDFLAGS) -o $@ $^ -lseccomp
+
+# The jailer's filter is the union of every thread policy plus its own start-up needs:
+# filters stack, so it must allow whatever a thread filter allows.
+$(SECCOMP_GEN_C): $(SECCOMP_COMPILE) $(SECCOMP_POLICIES)
+	@mkdir -p $(dir $@)
+	$(SECCOMP_COMPILE) -o $@ \
+		vcpu=$(SECCOMP_POLICY_DIR)/vcpu.policy \
+		vmm=$(SECCOMP_POLICY_DIR)/vmm.policy \
+		api=$(SECCOMP_POLICY_DIR)/api.policy \
+		jailer=$(SECCOMP_POLICY_DIR)/jailer.policy,$(SECCOMP_POLICY_DIR)/vcpu.policy,$(SECCOMP_POLICY_DIR)/vmm.policy,$(SECCOMP_POLICY_DIR)/api.policy
+
+$(SECCOMP_GEN_O): $(SECCOMP_GEN_C)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# Extra prerequisite of libvmm.a: its archive recipe uses $^, so the object goes in.
+$(O)/libvmm.a: $(SECCOMP_GEN_O)
+
+UNIT_TESTS += $(O)/tests/unit/test_seccomp
