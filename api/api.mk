@@ -14,3 +14,9 @@ UNIT_TESTS += \
 	$(O)/tests/unit/test_config \
 	$(O)/tests/unit/test_http \
 	$(O)/tests/unit/test_api_server
+
+# The pattern rule in tests/tests.mk names TEST_LINK_DEPS before the top Makefile sets it,
+# so relinking on a library change is spelled out here for these tests.
+API_TEST_BINS := $(O)/tests/unit/test_config $(O)/tests/unit/test_http \
+	$(O)/tests/unit/test_api_server
+$(API_TEST_BINS): $(O)/libapi.a $(O)/libvmm.a

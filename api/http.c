@@ -140,7 +140,7 @@ long http_parse_request(const char *buf, size_t len, struct http_request *req)
 	if (!end) {
 		/* Refuse early what can never become valid, so garbage is dropped fast. */
 		for (size_t i = 0; i < scan; i++)
-			if (buf[i] == '\0')
+			if (buf[i] == '\0' || (buf[i] == '\n' && (i == 0 || buf[i - 1] != '\r')))
 				return -400;
 		if (scan > 0 && !is_tchar((unsigned char)buf[0]))
 			return -400;

@@ -621,14 +621,14 @@ static void exec_action(struct api_ctx *ctx, struct api_msg *m)
 						: no_op(&err, "SendCtrlAltDel");
 		break;
 	case OP_FLUSH_METRICS:
-		r = ctx->ops->flush_metrics ? ctx->ops->flush_metrics(ctx->vmm, &err) : 0;
-		if (r == 0) {
-			r = metrics_flush();
-			if (r == -ENODEV)
-				snprintf(err.msg, sizeof(err.msg),
-					 "FlushMetrics: the metrics system is not initialized "
-					 "(PUT /metrics)");
+		if (!metrics_configured()) {
+			api_fault(&m->resp, 400,
+				  "FlushMetrics: the metrics system is not initialized (PUT /metrics)");
+			return;
 		}
+		r = ctx->ops->flush_metrics ? ctx->ops->flush_metrics(ctx->vmm, &err) : 0;
+		if (r == 0)
+			r = metrics_flush();
 		break;
 	case OP_PAUSE:
 		if (st != API_VM_RUNNING) {
