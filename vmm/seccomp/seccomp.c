@@ -87,37 +87,40 @@ int seccomp_install_thread(enum seccomp_thread which)
 
 int seccomp_install_file(const char *bpf_path)
 {
-	cleanup_close int fd = open(bpf_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	cleanup_free char *buf = NULL;
 	const size_t max = BPF_MAXINSNS * sizeof(struct sock_filter);
+	int fd = open(bpf_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	char *buf = NULL;
 	struct stat st;
 	size_t got = 0;
+	int r = 0;
 
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return -EINVAL;
-	if (st.st_size <= 0 || (uint64_t)st.st_size > max ||
-	    st.st_size % (off_t)sizeof(struct sock_filter))
-		return -EINVAL;
-	buf = malloc((size_t)st.st_size);
-	if (!buf)
-		return -ENOMEM;
-	/* Trust the size we checked, not the file: stop at st_size and reject a short read. */
-	while (got < (size_t)st.st_size) {
+		r = -errno;
+	else if (!S_ISREG(st.st_mode) || st.st_size <= 0 || (uint64_t)st.st_size > max ||
+		 st.st_size % (off_t)sizeof(struct sock_filter))
+		r = -EINVAL;
+	else if (!(buf = malloc((size_t)st.st_size)))
+		r = -ENOMEM;
+	/* Trust the size we checked, not the file: stop at st_size, reject a short read. */
+	while (!r && got < (size_t)st.st_size) {
 		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EINVAL;
-		got += (size_t)n;
+		if (n <= 0)
+			r = n < 0 ? -errno : -EINVAL;
+		else
+			got += (size_t)n;
 	}
-	return seccomp_install_bpf(buf, got);
+	/* Close before installing: the new filter need not allow close(). The buffer
+	 * (<= 32 KiB) is below malloc's mmap threshold, so free() makes no syscall. */
+	close(fd);
+	if (!r)
+		r = seccomp_install_bpf(buf, got);
+	free(buf);
+	return r;
 }
 
 #ifdef VMM_TEST_HOOKS

@@ -29,3 +29,5 @@ $(SECCOMP_GEN_O): $(SECCOMP_GEN_C)
 $(O)/libvmm.a: $(SECCOMP_GEN_O)
 
 UNIT_TESTS += $(O)/tests/unit/test_seccomp
+# tests/tests.mk names $(TEST_LINK_DEPS) before it is set, so say it here.
+$(O)/tests/unit/test_seccomp: $(O)/libvmm.a
