@@ -338,7 +338,8 @@ static void reg_write(struct virtio_mmio_dev *dev, uint64_t off, uint32_t val)
 		if (!(dev->status & VIRTIO_STATUS_FEATURES_OK))
 			break;
 		if (!virtq_addrs_valid(q, dev->env.mem)) {
-			log_warn("virtio-mmio@%#llx: queue %u: bad size or address, not ready",
+			/* Debug level: a guest can write this as often as it likes. */
+			log_debug("virtio-mmio@%#llx: queue %u: bad size or address, not ready",
 				 (unsigned long long)dev->base, dev->queue_sel);
 			return;
 		}
