@@ -34,28 +34,49 @@ endif
 CFLAGS += $(BASE_CFLAGS) $(CFLAGS_MODE)
 LDFLAGS += -pie -Wl,-z,relro,-z,now $(LDFLAGS_MODE)
 
-# Filled in by the fragments.
+# Filled in by the fragments. VMM_LIB_SRCS and API_SRCS go into static libraries that
+# the vmm binary, unit tests and fuzzers link against.
 BINS :=
 UNIT_TESTS :=
 FUZZ_TARGETS :=
 CLEAN_EXTRA :=
+VMM_LIB_SRCS :=
+API_SRCS :=
+LIBS := -ljansson -luring -lseccomp -lpthread
+VMM_LIB := $(O)/libvmm.a
+API_LIB := $(O)/libapi.a
+# Programs go to $(O)/bin; objects mirror the source tree under $(O).
+BIN := $(O)/bin
 
 .PHONY: all
 all: bins
 
 include vmm/vmm.mk
+-include vmm/virtio/virtio.mk
 include api/api.mk
 include jailer/jailer.mk
 include rootfs-tools/rootfs.mk
 include tests/tests.mk
 -include bench/bench.mk
 
+TEST_LINK_DEPS := $(API_LIB) $(VMM_LIB)
+TEST_LINK_LIBS := $(API_LIB) $(VMM_LIB) $(LIBS)
+
+$(VMM_LIB): $(VMM_LIB_SRCS:%.c=$(O)/%.o)
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(API_LIB): $(API_SRCS:%.c=$(O)/%.o)
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+
 .PHONY: bins
 bins: $(BINS)
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	@echo "  CC $<"
+	@$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
 
