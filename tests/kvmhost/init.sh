@@ -18,6 +18,7 @@ $BB mount -t tmpfs -o mode=0755 tmpfs /run
 $BB mkdir -p /dev/pts /dev/shm
 $BB mount -t devpts devpts /dev/pts
 $BB mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+$BB mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
 
 nonce=none
 for a in $($BB cat /proc/cmdline); do

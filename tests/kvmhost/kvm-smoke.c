@@ -6,6 +6,7 @@
  *   long     one vCPU started directly in 64-bit long mode (GDT, identity-mapped 2 MiB
  *            pages, CR0/CR4/EFER set from userspace) runs a ring-0 loop, stores to memory
  *            through its page tables, writes "OK\n" and halts
+ *   pio      10000 `out` exits to userspace from long mode: the cost of one exit
  *   irqchip  KVM_CREATE_IRQCHIP + KVM_CREATE_PIT2; a real-mode guest programs the PIC and
  *            the PIT, takes timer interrupts while halted in the kernel, then reports
  *
@@ -29,12 +30,15 @@
 #define MEM_SIZE	(4u << 20)
 #define COM1		0x3f8
 #define DONE_PORT	0x501
+#define BENCH_PORT	0x502
+#define PIO_EXITS	10000
 #define MAX_EXITS	100000
 #define RUN_TIMEOUT_S	120
 
 /* Guest code, assembled by gas and copied into guest memory at run time. */
 extern const unsigned char rm_hello[], rm_hello_end[];
 extern const unsigned char lm_loop[], lm_loop_end[];
+extern const unsigned char lm_pio[], lm_pio_end[];
 extern const unsigned char rm_timer[], rm_timer_end[], rm_timer_isr[];
 
 __asm__(
@@ -115,6 +119,15 @@ __asm__(
 	"	out %al, %dx\n"
 	"	hlt\n"
 	"lm_loop_end:\n"
+
+	".globl lm_pio, lm_pio_end\n"
+	"lm_pio:\n"			/* %rcx = number of exits to cause */
+	"	mov $0x502, %dx\n"
+	"1:	out %al, %dx\n"
+	"	dec %rcx\n"
+	"	jnz 1b\n"
+	"	hlt\n"
+	"lm_pio_end:\n"
 	".popsection\n");
 
 struct vm {
@@ -130,6 +143,7 @@ struct run_result {
 	size_t out_len;
 	unsigned int exits;
 	unsigned int io_exits;
+	unsigned int bench_exits;
 	double first_exit_ms;	/* KVM_RUN until the first exit to userspace */
 	double total_ms;
 	int reason;		/* last exit reason */
@@ -295,6 +309,10 @@ static int run_vcpu(struct vm *vm, const char *test, struct run_result *res)
 			res->io_exits++;
 			if (run->io.port == DONE_PORT)
 				break;
+			if (run->io.port == BENCH_PORT) {
+				res->bench_exits++;
+				continue;
+			}
 			if (run->io.port == COM1) {
 				if (res->out_len + 1 < sizeof(res->out))
 					res->out[res->out_len++] = (char)c;
@@ -367,38 +385,34 @@ static void set_seg(struct kvm_segment *s, uint16_t sel, uint8_t type, uint8_t l
 	s->g = 1;
 }
 
-static void test_long(uint64_t iters)
+/* A vCPU in 64-bit mode at 0x10000 running CODE with %rcx = RCX. */
+static int setup_long_mode(struct vm *vm, const char *test, const unsigned char *code,
+			   size_t len, uint64_t rcx)
 {
-	const char *test = "long";
-	size_t len = (size_t)(lm_loop_end - lm_loop);
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
-	struct run_result res;
-	struct vm vm;
 	uint64_t *gdt, *pml4, *pdpt, *pd;
-	uint32_t stored;
-	double t0 = now_ms(), t_setup;
 
-	if (vm_create(&vm, test) || vm_add_vcpu(&vm, test))
-		goto out;
+	if (vm_create(vm, test) || vm_add_vcpu(vm, test))
+		return -EIO;
 	/* GDT at 0x1000: null, 64-bit code (0x08), data (0x10). */
-	gdt = (uint64_t *)(vm.mem + 0x1000);
+	gdt = (uint64_t *)(vm->mem + 0x1000);
 	gdt[0] = 0;
 	gdt[1] = 0x00af9b000000ffffULL;
 	gdt[2] = 0x00cf93000000ffffULL;
 	/* PML4 0x2000 -> PDPT 0x3000 -> PD 0x4000: identity map 4 MiB with 2 MiB pages. */
-	pml4 = (uint64_t *)(vm.mem + 0x2000);
-	pdpt = (uint64_t *)(vm.mem + 0x3000);
-	pd = (uint64_t *)(vm.mem + 0x4000);
+	pml4 = (uint64_t *)(vm->mem + 0x2000);
+	pdpt = (uint64_t *)(vm->mem + 0x3000);
+	pd = (uint64_t *)(vm->mem + 0x4000);
 	pml4[0] = 0x3000 | 0x3;
 	pdpt[0] = 0x4000 | 0x3;
 	pd[0] = 0x000000 | 0x83;
 	pd[1] = 0x200000 | 0x83;
-	memcpy(vm.mem + 0x10000, lm_loop, len);
+	memcpy(vm->mem + 0x10000, code, len);
 
-	if (ioctl(vm.vcpu_fd, KVM_GET_SREGS, &sregs) < 0) {
+	if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0) {
 		fail(test, "KVM_GET_SREGS");
-		goto out;
+		return -errno;
 	}
 	set_seg(&sregs.cs, 0x08, 0xb, 1);
 	set_seg(&sregs.ds, 0x10, 0x3, 0);
@@ -409,19 +423,34 @@ static void test_long(uint64_t iters)
 	sregs.cr4 = 1u << 5;				/* PAE */
 	sregs.cr0 = 0x80000000u | 0x20 | 0x10 | 0x2 | 0x1;	/* PG NE ET MP PE */
 	sregs.efer = (1u << 8) | (1u << 10);		/* LME LMA */
-	if (ioctl(vm.vcpu_fd, KVM_SET_SREGS, &sregs) < 0) {
+	if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs) < 0) {
 		fail(test, "KVM_SET_SREGS (long mode)");
-		goto out;
+		return -errno;
 	}
 	memset(&regs, 0, sizeof(regs));
 	regs.rip = 0x10000;
 	regs.rsp = 0x8000;
 	regs.rflags = 0x2;
-	regs.rcx = iters;
-	if (ioctl(vm.vcpu_fd, KVM_SET_REGS, &regs) < 0) {
+	regs.rcx = rcx;
+	if (ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs) < 0) {
 		fail(test, "KVM_SET_REGS");
-		goto out;
+		return -errno;
 	}
+	return 0;
+}
+
+static void test_long(uint64_t iters)
+{
+	const char *test = "long";
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+	struct run_result res;
+	struct vm vm;
+	uint32_t stored;
+	double t0 = now_ms(), t_setup;
+
+	if (setup_long_mode(&vm, test, lm_loop, (size_t)(lm_loop_end - lm_loop), iters))
+		goto out;
 	t_setup = now_ms() - t0;
 	if (run_vcpu(&vm, test, &res))
 		goto out;
@@ -441,6 +470,25 @@ static void test_long(uint64_t iters)
 	if (res.first_exit_ms > 0)
 		printf("long: ring-0 loop %" PRIu64 " iterations (dec+jnz) in %.3f ms = %.3g iterations/s\n",
 		       iters, res.first_exit_ms, (double)iters / (res.first_exit_ms / 1e3));
+out:
+	vm_destroy(&vm);
+}
+
+/* Cost of one exit to userspace and back: what every emulated device access pays. */
+static void test_pio(void)
+{
+	const char *test = "pio";
+	struct run_result res;
+	struct vm vm;
+
+	if (setup_long_mode(&vm, test, lm_pio, (size_t)(lm_pio_end - lm_pio), PIO_EXITS))
+		goto out;
+	if (run_vcpu(&vm, test, &res))
+		goto out;
+	if (res.reason != KVM_EXIT_HLT || res.bench_exits != PIO_EXITS)
+		fail(test, "wrong number of port exits");
+	printf("pio: %u port-I/O exits to userspace in %.3f ms = %.1f us per exit\n",
+	       res.bench_exits, res.total_ms, res.total_ms * 1e3 / res.bench_exits);
 out:
 	vm_destroy(&vm);
 }
@@ -549,6 +597,7 @@ int main(int argc, char **argv)
 
 	test_real();
 	test_long(iters);
+	test_pio();
 	test_irqchip();
 	close(kvm_fd);
 	printf("kvm-smoke: %s, %u failure(s), %.1f ms total\n", n_fail ? "FAIL" : "PASS",

@@ -96,8 +96,9 @@ BUSYBOX=bbroot/bin/busybox
 [ -x "$BUSYBOX" ] || { say "no busybox in busybox-static"; exit 1; }
 
 # --- modules, in load order ----------------------------------------------------------------
-# The channel to the host is virtio-9p over virtio-pci; the rest is kvm + kvm_amd.
-WANT="virtio_pci 9pnet_virtio 9p kvm kvm-amd"
+# The channel to the host is virtio-9p over virtio-pci; tun is for tests of tap-backed
+# network devices; the rest is kvm + kvm_amd.
+WANT="virtio_pci 9pnet_virtio 9p tun kvm kvm-amd"
 declare -A seen=()
 order=()
 add_mod() {	# add_mod RELPATH: dependencies first (modules.dep lists the full closure)

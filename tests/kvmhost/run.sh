@@ -24,7 +24,7 @@ mem=2048
 kvm_params=
 kvm_amd_params=
 usage() {
-	sed -n 's/^# \{0,1\}//; 8,9p' "${BASH_SOURCE[0]}" >&2
+	sed -n "s/^# //; /^usage:/,/--/p" "${BASH_SOURCE[0]}" >&2
 	exit 125
 }
 while [ $# -gt 0 ]; do
