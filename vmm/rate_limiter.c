@@ -33,17 +33,18 @@ void token_bucket_init(struct token_bucket *tb, const struct token_bucket_cfg *c
 /* Add the tokens earned since last_update_ns; keep the unspent fraction of time. */
 static void replenish(struct token_bucket *tb, uint64_t now_ns)
 {
-	uint64_t elapsed, earned;
+	unsigned __int128 earned128;
+	uint64_t earned;
 
 	if (now_ns <= tb->last_update_ns)
 		return;
-	elapsed = now_ns - tb->last_update_ns;
-	earned = (uint64_t)((unsigned __int128)elapsed * tb->size / refill_ns(tb));
-	if (earned >= tb->size - tb->budget) {
+	earned128 = (unsigned __int128)(now_ns - tb->last_update_ns) * tb->size / refill_ns(tb);
+	if (earned128 >= tb->size - tb->budget) {
 		tb->budget = tb->size;
 		tb->last_update_ns = now_ns;
 		return;
 	}
+	earned = (uint64_t)earned128;
 	tb->budget += earned;
 	tb->last_update_ns += (uint64_t)((unsigned __int128)earned * refill_ns(tb) / tb->size);
 }
@@ -83,7 +84,9 @@ enum token_bucket_result token_bucket_reduce(struct token_bucket *tb, uint64_t t
 
 			tb->budget = 0;
 			tb->last_update_ns = now_ns;
-			*wait_ns = (uint64_t)((unsigned __int128)over * refill_ns(tb) / tb->size);
+			unsigned __int128 w = (unsigned __int128)over * refill_ns(tb) / tb->size;
+
+			*wait_ns = w > UINT64_MAX ? UINT64_MAX : (uint64_t)w;
 			return TB_OVERCONSUMED;
 		}
 		if (tokens > tb->budget) {
