@@ -20,3 +20,35 @@ UNIT_TESTS += \
 API_TEST_BINS := $(O)/tests/unit/test_config $(O)/tests/unit/test_http \
 	$(O)/tests/unit/test_api_server
 $(API_TEST_BINS): $(O)/libapi.a $(O)/libvmm.a
+
+# Fuzzing the API from raw bytes (tests/fuzz/fuzz_api.c).
+#   make fuzz-api          libFuzzer build (clang) into build/fuzz, run for FUZZ_SECONDS
+#   make fuzz-api-replay   the same harness as a plain program over the seed corpus
+FUZZ_API_SRCS := tests/fuzz/fuzz_api.c api/http.c api/routes.c vmm/config.c vmm/metrics.c \
+	vmm/log.c vmm/util.c
+FUZZ_API_CORPUS := tests/fuzz/corpus/api
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS += $(O)/tests/fuzz/fuzz_api_replay
+
+$(O)/tests/fuzz/fuzz_api_replay.o: tests/fuzz/fuzz_api.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DFUZZ_REPLAY_MAIN -MMD -MP -c $< -o $@
+
+$(O)/tests/fuzz/fuzz_api_replay: $(O)/tests/fuzz/fuzz_api_replay.o $(API_LIB) $(VMM_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+.PHONY: fuzz-api-replay
+fuzz-api-replay: $(O)/tests/fuzz/fuzz_api_replay
+	$< $(FUZZ_API_CORPUS)
+
+build/fuzz/fuzz_api: $(FUZZ_API_SRCS) $(wildcard api/*.h vmm/*.h)
+	@mkdir -p $(dir $@)
+	clang $(filter-out -fstack-protector-strong,$(BASE_CFLAGS)) -O1 -g \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-o $@ $(FUZZ_API_SRCS) -ljansson -lpthread
+
+.PHONY: fuzz-api
+fuzz-api: build/fuzz/fuzz_api
+	@mkdir -p build/fuzz/corpus-api
+	build/fuzz/fuzz_api -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
+		build/fuzz/corpus-api $(FUZZ_API_CORPUS)

@@ -556,7 +556,7 @@ static void exec_logger(struct api_ctx *ctx, struct api_msg *m)
 
 	if (!require_preboot(ctx, m, "PUT /logger"))
 		return;
-	if (l->log_path && (r = log_set_path(l->log_path)) < 0) {
+	if (l->log_path && (r = (ctx->open_log ? ctx->open_log : log_set_path)(l->log_path)) < 0) {
 		api_fault(&m->resp, 400, "logger.log_path: cannot open \"%s\": %s", l->log_path,
 			  strerror(-r));
 		return;
@@ -576,7 +576,7 @@ static void exec_metrics(struct api_ctx *ctx, struct api_msg *m)
 
 	if (!require_preboot(ctx, m, "PUT /metrics"))
 		return;
-	r = metrics_set_path(mc->metrics_path);
+	r = (ctx->open_metrics ? ctx->open_metrics : metrics_set_path)(mc->metrics_path);
 	if (r == -EBUSY) {
 		api_fault(&m->resp, 400, "metrics: the metrics system is already initialized");
 		return;

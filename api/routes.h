@@ -88,6 +88,12 @@ struct api_ctx {
 	void *vmm;
 	int state; /* enum api_vm_state; written on the VMM thread, read anywhere (atomic) */
 	char instance_id[65];
+	/*
+	 * Opening the log and metrics sinks (log_set_path, metrics_set_path by default).
+	 * The fuzzer replaces them so hostile input never creates files.
+	 */
+	int (*open_log)(const char *path);
+	int (*open_metrics)(const char *path);
 };
 
 /*
