@@ -291,9 +291,11 @@ void jail_fs_check_interpreter(const char *path)
 
 	if (fd < 0)
 		jail_die_errno("open %s in the jail", path);
-	/* Not ELF (or not 64-bit): leave it to execve, which reports its own error. */
-	if (pread(fd, &eh, sizeof(eh), 0) != sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
-	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr))
+	/* Catch what execve would refuse while cleanup is still possible. A script
+	 * cannot find its interpreter in the jail either. */
+	if (pread(fd, &eh, sizeof(eh), 0) != sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG))
+		jail_die("%s is not an ELF executable", path);
+	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr))
 		return;
 	for (unsigned int i = 0; i < eh.e_phnum && i < 128; i++) {
 		Elf64_Phdr ph;
