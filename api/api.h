@@ -40,6 +40,11 @@ struct vmm_ops {
 	int (*update_net)(void *vmm, const char *iface_id,
 			  const struct rate_limiter_cfg *rx /*NULL: keep*/,
 			  const struct rate_limiter_cfg *tx /*NULL: keep*/, struct config_err *err);
+	/*
+	 * Called once on the API thread before it serves anything (install the "api"
+	 * seccomp filter here). A failure makes api_server_start() fail. May be NULL.
+	 */
+	int (*api_thread_init)(void *vmm);
 };
 
 enum api_vm_state { API_VM_NOT_STARTED = 0, API_VM_RUNNING, API_VM_PAUSED };

@@ -65,6 +65,9 @@ struct api_server {
 	unsigned int nconns;
 	char *sock_path;
 	int idle_ms, request_ms, vmm_ms;
+	/* api_thread_init's result, handed back to api_server_start(). */
+	pthread_cond_t init_cond;
+	int init_state; /* 1: pending, 0: ok, <0: -errno */
 };
 
 /* epoll tags for the non-connection fds. */
@@ -417,7 +420,17 @@ static void *api_thread(void *opaque)
 	struct api_server *s = opaque;
 	uint64_t last_check = 0;
 
+	int r = 0;
+
 	log_set_thread_name("api");
+	if (s->ctx.ops->api_thread_init)
+		r = s->ctx.ops->api_thread_init(s->ctx.vmm);
+	pthread_mutex_lock(&s->lock);
+	s->init_state = r < 0 ? r : 0;
+	pthread_cond_signal(&s->init_cond);
+	pthread_mutex_unlock(&s->lock);
+	if (r < 0)
+		return NULL;
 	for (;;) {
 		struct epoll_event evs[64];
 		int n = epoll_wait(s->epfd, evs, 64, 100);
@@ -547,6 +560,7 @@ static void server_free(struct api_server *s)
 	if (s->stop_efd >= 0)
 		close(s->stop_efd);
 	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->init_cond);
 	free(s->sock_path);
 	free(s);
 }
@@ -563,6 +577,8 @@ int api_server_start(struct api_server **out, const char *sock_path, const char 
 	if (!s)
 		return -ENOMEM;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->init_cond, NULL);
+	s->init_state = 1;
 	s->listen_fd = s->epfd = s->req_efd = s->done_efd = s->stop_efd = -1;
 	s->ctx.cfg = cfg;
 	s->ctx.ops = ops;
@@ -605,6 +621,15 @@ int api_server_start(struct api_server **out, const char *sock_path, const char 
 	if (r < 0)
 		goto fail;
 	s->thread_started = true;
+	pthread_mutex_lock(&s->lock);
+	while (s->init_state == 1)
+		pthread_cond_wait(&s->init_cond, &s->lock);
+	r = s->init_state;
+	pthread_mutex_unlock(&s->lock);
+	if (r < 0) {
+		pthread_join(s->thread, NULL);
+		goto fail;
+	}
 	*out = s;
 	return 0;
 fail:

@@ -701,3 +701,38 @@ TEST(metrics_and_logger)
 	unlink(lpath);
 	env_stop(&e);
 }
+
+static int init_fail(void *v)
+{
+	return -EPERM;
+}
+
+static pid_t init_tid;
+
+static int init_record(void *v)
+{
+	init_tid = gettid();
+	return 0;
+}
+
+TEST(api_thread_init_hook)
+{
+	struct vmm_ops ops = fake_ops;
+	struct vm_config cfg;
+	struct event_loop loop;
+	struct api_server *s = NULL;
+	char path[108];
+
+	snprintf(path, sizeof(path), "/tmp/test_api_init_%d.sock", getpid());
+	unlink(path);
+	config_init(&cfg);
+	CHECK_EQ(ev_loop_init(&loop), 0);
+	ops.api_thread_init = init_fail;
+	CHECK_EQ(api_server_start(&s, path, "x", &cfg, &ops, NULL, &loop), -EPERM);
+	CHECK(access(path, F_OK) < 0);
+	ops.api_thread_init = init_record;
+	CHECK_EQ(api_server_start(&s, path, "x", &cfg, &ops, NULL, &loop), 0);
+	CHECK(init_tid != 0 && init_tid != gettid());
+	api_server_stop(s);
+	ev_loop_destroy(&loop);
+}
