@@ -15,3 +15,30 @@ UNIT_TESTS += $(VIRTIO_UNIT_TESTS)
 # tests/tests.mk names the libraries through TEST_LINK_DEPS, which is still empty when
 # its rule is read; depend on them here so a library change relinks these tests.
 $(VIRTIO_UNIT_TESTS): $(O)/libvmm.a $(O)/libapi.a
+
+# Fuzzing the chain walker and the blk request path (tests/fuzz/fuzz_virtq.c).
+# The replay build runs the seed corpus as part of the unit tests; `make fuzz-virtq`
+# builds the libFuzzer binary with clang and fuzzes for FUZZ_TIME seconds, writing new
+# inputs to build/fuzz/corpus-virtq (the committed seeds stay as they are).
+FUZZ_VIRTQ_SRCS := vmm/util.c vmm/log.c vmm/memory.c vmm/eventloop.c vmm/virtio/queue.c \
+	vmm/virtio/mmio.c vmm/virtio/blk.c vmm/rate_limiter.c
+FUZZ_TIME ?= 60
+FUZZ_CC ?= clang
+
+$(O)/tests/fuzz/fuzz_virtq_replay: tests/fuzz/fuzz_virtq.c $(O)/libvmm.a $(O)/libapi.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DFUZZ_REPLAY $(LDFLAGS) -o $@ $< $(O)/libvmm.a $(LIBS)
+
+FUZZ_TARGETS += $(O)/tests/fuzz/fuzz_virtq_replay
+UNIT_TESTS += $(O)/tests/fuzz/fuzz_virtq_replay
+
+build/fuzz/fuzz_virtq: tests/fuzz/fuzz_virtq.c $(FUZZ_VIRTQ_SRCS) $(wildcard vmm/*.h vmm/virtio/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=gnu11 -g -O1 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined \
+		-o $@ tests/fuzz/fuzz_virtq.c $(FUZZ_VIRTQ_SRCS) -luring -lpthread
+
+.PHONY: fuzz-virtq
+fuzz-virtq: build/fuzz/fuzz_virtq
+	@mkdir -p build/fuzz/corpus-virtq
+	build/fuzz/fuzz_virtq -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 \
+		build/fuzz/corpus-virtq tests/fuzz/corpus/virtq
