@@ -42,3 +42,12 @@ fuzz-virtq: build/fuzz/fuzz_virtq
 	@mkdir -p build/fuzz/corpus-virtq
 	build/fuzz/fuzz_virtq -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 \
 		build/fuzz/corpus-virtq tests/fuzz/corpus/virtq
+
+# bench/blk_bench.c: device vs host-file throughput, both engines, activation time.
+$(O)/bench/blk_bench: bench/blk_bench.c $(O)/libvmm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libvmm.a $(LIBS)
+
+.PHONY: bench-blk
+bench-blk: $(O)/bench/blk_bench
+	$(O)/bench/blk_bench
