@@ -52,3 +52,12 @@ fuzz-api: build/fuzz/fuzz_api
 	@mkdir -p build/fuzz/corpus-api
 	build/fuzz/fuzz_api -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
 		build/fuzz/corpus-api $(FUZZ_API_CORPUS)
+
+# Latency of configuration requests under 100 concurrent clients, and process start to
+# the API socket accepting connections (bench/api_latency.c).
+$(O)/bench/api_latency: $(O)/bench/api_latency.o $(API_LIB) $(VMM_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+.PHONY: bench-api
+bench-api: $(O)/bench/api_latency $(BINS)
+	$(O)/bench/api_latency $(firstword $(filter %/vmm,$(BINS)))

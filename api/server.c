@@ -374,8 +374,9 @@ static void handle_done(struct api_server *s)
 			c->pending = NULL;
 			conn_respond(c, &m->resp, m->close_after);
 			conn_process(s, c);
-			if (conn_flush(s, c) && c->peer_eof && !c->pending)
+			if (c->peer_eof && !c->pending)
 				c->closing = true;
+			conn_flush(s, c);
 		}
 		api_msg_free(m);
 	}
@@ -463,7 +464,16 @@ static void *api_thread(void *opaque)
 				if (!it)
 					continue;
 			}
-			if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			/*
+			 * Both directions gone: nobody can read an answer. (A half-close
+			 * shows as EPOLLRDHUP and is answered.) Level-triggered HUP would
+			 * otherwise spin while a request is at the VMM thread.
+			 */
+			if (evs[i].events & (EPOLLHUP | EPOLLERR)) {
+				conn_close(s, c);
+				continue;
+			}
+			if (evs[i].events & (EPOLLIN | EPOLLRDHUP))
 				conn_read(s, c);
 			conn_flush(s, c);
 		}

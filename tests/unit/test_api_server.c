@@ -736,3 +736,25 @@ TEST(api_thread_init_hook)
 	api_server_stop(s);
 	ev_loop_destroy(&loop);
 }
+
+TEST(half_close_is_answered)
+{
+	struct rbuf *b = calloc(1, sizeof(*b));
+	struct env e;
+	struct resp r;
+	int fd;
+
+	CHECK(b);
+	CHECK_EQ(env_start(&e), 0);
+	fd = cli_connect(e.path);
+	CHECK(fd >= 0);
+	CHECK_EQ(cli_send(fd, "GET /vm/config HTTP/1.1\r\n\r\n"), 0);
+	CHECK_EQ(shutdown(fd, SHUT_WR), 0);
+	CHECK_EQ(cli_read(fd, b, &r, 2000), 0);
+	CHECK_EQ(r.status, 200);
+	CHECK(strstr(r.body, "machine-config"));
+	CHECK(cli_closed(fd, 1000));
+	close(fd);
+	free(b);
+	env_stop(&e);
+}
