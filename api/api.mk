@@ -22,13 +22,15 @@ API_TEST_BINS := $(O)/tests/unit/test_config $(O)/tests/unit/test_http \
 $(API_TEST_BINS): $(O)/libapi.a $(O)/libvmm.a
 
 # Fuzzing the API from raw bytes (tests/fuzz/fuzz_api.c).
-#   make fuzz-api          libFuzzer build (clang) into build/fuzz, run for FUZZ_SECONDS
+#   make fuzz-api          libFuzzer build (clang) into build/fuzz, run for FUZZ_TIME seconds
 #   make fuzz-api-replay   the same harness as a plain program over the seed corpus
 FUZZ_API_SRCS := tests/fuzz/fuzz_api.c api/http.c api/routes.c vmm/config.c vmm/metrics.c \
 	vmm/log.c vmm/util.c
 FUZZ_API_CORPUS := tests/fuzz/corpus/api
-FUZZ_SECONDS ?= 60
+FUZZ_TIME ?= 60
 FUZZ_TARGETS += $(O)/tests/fuzz/fuzz_api_replay
+# The replay of the seeds runs with the unit tests.
+UNIT_TESTS += $(O)/tests/fuzz/fuzz_api_replay
 
 $(O)/tests/fuzz/fuzz_api_replay.o: tests/fuzz/fuzz_api.c
 	@mkdir -p $(dir $@)
@@ -50,7 +52,7 @@ build/fuzz/fuzz_api: $(FUZZ_API_SRCS) $(wildcard api/*.h vmm/*.h)
 .PHONY: fuzz-api
 fuzz-api: build/fuzz/fuzz_api
 	@mkdir -p build/fuzz/corpus-api
-	build/fuzz/fuzz_api -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
+	build/fuzz/fuzz_api -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -max_len=16384 \
 		build/fuzz/corpus-api $(FUZZ_API_CORPUS)
 
 # Latency of configuration requests under 100 concurrent clients, and process start to
