@@ -190,7 +190,7 @@ static void conn_submit(struct api_server *s, struct api_conn *c, struct api_msg
 	uint64_t now = util_now_ns();
 
 	m->conn = c;
-	m->deadline_ns = now + (uint64_t)s->vmm_ms * 1000000;
+	m->deadline_ns = now + (uint64_t)__atomic_load_n(&s->vmm_ms, __ATOMIC_RELAXED) * 1000000;
 	c->pending = m;
 	pthread_mutex_lock(&s->lock);
 	msg_append(&s->req_head, &s->req_tail, m);
@@ -385,6 +385,8 @@ static void handle_done(struct api_server *s)
 static void check_timeouts(struct api_server *s)
 {
 	uint64_t now = util_now_ns();
+	uint64_t idle_ns = (uint64_t)__atomic_load_n(&s->idle_ms, __ATOMIC_RELAXED) * 1000000;
+	uint64_t req_ns = (uint64_t)__atomic_load_n(&s->request_ms, __ATOMIC_RELAXED) * 1000000;
 	struct api_conn *c, *next;
 
 	for (c = s->conns; c; c = next) {
@@ -395,15 +397,14 @@ static void check_timeouts(struct api_server *s)
 			/* The VMM thread still owns the message; it is freed on return. */
 			c->pending->conn = NULL;
 			c->pending = NULL;
-			api_fault(&r, 504, "the VMM did not answer within %d ms; outcome unknown",
-				  s->vmm_ms);
+			api_fault(&r, 504, "the VMM did not answer in time; outcome unknown");
 			conn_respond(c, &r, true);
 			free(r.body);
 			conn_flush(s, c);
 			continue;
 		}
 		if (c->req_start_ns && !c->pending &&
-		    now - c->req_start_ns > (uint64_t)s->request_ms * 1000000) {
+		    now - c->req_start_ns > req_ns) {
 			c->in.len = 0;
 			c->req_start_ns = 0;
 			conn_fault(c, 408, "request not received in time");
@@ -411,7 +412,7 @@ static void check_timeouts(struct api_server *s)
 			continue;
 		}
 		/* Silent client, or one that stopped reading its answers. */
-		if (!c->pending && now - c->last_io_ns > (uint64_t)s->idle_ms * 1000000)
+		if (!c->pending && now - c->last_io_ns > idle_ns)
 			conn_close(s, c);
 	}
 }
@@ -670,7 +671,7 @@ void api_server_set_state(struct api_server *s, enum api_vm_state st)
 
 void api_server_set_timeouts(struct api_server *s, int idle_ms, int request_ms, int vmm_ms)
 {
-	/* Read by the API thread at its next check; plain ints are fine for tests. */
+	/* Read by the API thread at its next check. */
 	if (idle_ms > 0)
 		__atomic_store_n(&s->idle_ms, idle_ms, __ATOMIC_RELAXED);
 	if (request_ms > 0)
