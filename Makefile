@@ -45,6 +45,8 @@ API_SRCS :=
 LIBS := -ljansson -luring -lseccomp -lpthread
 VMM_LIB := $(O)/libvmm.a
 API_LIB := $(O)/libapi.a
+TEST_LINK_DEPS := $(API_LIB) $(VMM_LIB)
+TEST_LINK_LIBS := $(API_LIB) $(VMM_LIB) $(LIBS)
 # Programs go to $(O)/bin; objects mirror the source tree under $(O).
 BIN := $(O)/bin
 
@@ -59,8 +61,6 @@ include rootfs-tools/rootfs.mk
 include tests/tests.mk
 -include bench/bench.mk
 
-TEST_LINK_DEPS := $(API_LIB) $(VMM_LIB)
-TEST_LINK_LIBS := $(API_LIB) $(VMM_LIB) $(LIBS)
 
 $(VMM_LIB): $(VMM_LIB_SRCS:%.c=$(O)/%.o)
 	@mkdir -p $(dir $@)

@@ -14,3 +14,4 @@ unit-tests: $(UNIT_TESTS)
 .PHONY: test
 test: deps
 	@tests/run-all.sh
+include tests/guest/guest.mk

@@ -121,7 +121,13 @@ static int vmm_instance_start(void *opaque, const struct vm_config *cfg, struct 
 		vm_destroy(&v->vm);
 		return r;
 	}
-	/* The VMM thread's filter goes on once the VM is built, before the guest runs. */
+	/* vCPU threads install their own filters first thing; they must not inherit ours. */
+	r = vm_start(&v->vm, err);
+	if (r) {
+		vm_destroy(&v->vm);
+		return r;
+	}
+	/* The VMM thread's filter goes on before it handles any event from the guest. */
 	if (v->opts.seccomp_install) {
 		r = v->opts.seccomp_install(VMM_THREAD_VMM);
 		if (r) {
@@ -130,11 +136,6 @@ static int vmm_instance_start(void *opaque, const struct vm_config *cfg, struct 
 			vm_destroy(&v->vm);
 			return r;
 		}
-	}
-	r = vm_start(&v->vm, err);
-	if (r) {
-		vm_destroy(&v->vm);
-		return r;
 	}
 	v->vm_created = true;
 	v->setup_us = (util_now_ns() - v->opts.process_start_ns) / 1000;

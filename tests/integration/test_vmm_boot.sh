@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The VMM core end to end: bad input on any host; with KVM, the test guest checks the
+# boot protocol from inside (zero page, e820, RNG seed, MP table, CPUID), and the VMM's
+# exit paths (guest reset, triple fault, SIGTERM) give their documented status.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+[ -x "$VMM" ] || { echo "build $VMM first"; exit 1; }
+
+echo "bad input (no KVM needed: the kernel is loaded before KVM is opened)"
+good_cfg() { write_config "$TMP/$1.json" "$2" "${3:-128}" 1 "" "[]" "${4:-}"; }
+bad() { # bad NAME EXPECTED_MESSAGE CONFIG_FILE
+	run_vmm 20 "$TMP/$1.out" --no-api --no-seccomp --config-file "$3"
+	if [ "$rc" -ne 0 ] && [ "$rc" -lt 124 ] && grep -q -- "$2" "$TMP/$1.out"; then
+		pass "$1: exit $rc, '$2'"
+	else
+		fail "$1: exit $rc, expected '$2'"; sed 's/^/      /' "$TMP/$1.out"
+	fi
+}
+good_cfg missing /nonexistent/vmlinux
+bad missing-kernel "cannot open /nonexistent/vmlinux" "$TMP/missing.json"
+head -c 100000 /dev/urandom >"$TMP/random.bin"
+good_cfg random "$TMP/random.bin"
+bad not-a-kernel "not an ELF vmlinux nor a bzImage" "$TMP/random.json"
+mkdir -p "$TMP/dir"
+good_cfg dir "$TMP/dir"
+bad kernel-is-directory "not a regular file" "$TMP/dir.json"
+head -c 3000 "$TESTGUEST" >"$TMP/trunc.elf"
+good_cfg trunc "$TMP/trunc.elf"
+bad truncated-elf "beyond end of file" "$TMP/trunc.json"
+if [ -f "$GUEST/vmlinux" ]; then
+	good_cfg small "$GUEST/vmlinux" 8
+	bad memory-too-small "memory too small for the kernel" "$TMP/small.json"
+	head -c 200M /dev/zero >"$TMP/big.initrd"
+	good_cfg bigrd "$GUEST/vmlinux" 128 "$TMP/big.initrd"
+	bad initrd-too-big "does not fit" "$TMP/bigrd.json"
+fi
+echo '{"boot-source": {"kernel_image_path": "x"' >"$TMP/badjson.json"
+bad bad-json "badjson.json" "$TMP/badjson.json"
+echo '{"boot-source": {"kernel_image_path": "x"}, "machine-config": {"vcpu_count": 64, "mem_size_mib": 128}}' >"$TMP/vcpus.json"
+bad vcpu-count-out-of-range "vcpu_count" "$TMP/vcpus.json"
+echo '{"boot-source": {"kernel_image_path": "x", "bogus": 1}}' >"$TMP/unknown.json"
+bad unknown-field "bogus" "$TMP/unknown.json"
+run_vmm 5 "$TMP/usage.out" --no-api
+expect "--no-api without --config-file is a usage error (exit 2)" test "$rc" -eq 2
+
+why=$(kvm_unusable_reason)
+if [ -n "$why" ]; then
+	echo "  SKIP guest boots: $why"
+	finish
+fi
+echo "host kind: $(kvm_kind)"
+
+echo "test guest: boot protocol from inside the guest"
+for shape in "1 128" "4 256" "2 3328"; do
+	set -- $shape
+	write_config "$TMP/boot$1.json" "$TESTGUEST" "$2" "$1" \
+		"guest.test=boot guest.cpus=$1 guest.mem_mib=$2"
+	run_vmm 120 "$TMP/boot$1.out" --no-api --boot-timer --config-file "$TMP/boot$1.json"
+	if [ "$rc" -eq 0 ] && grep -q "guest: RESULT [1-9][0-9]* passed, 0 failed" "$TMP/boot$1.out"; then
+		pass "$1 vCPU / $2 MiB: $(grep -o 'guest: RESULT.*' "$TMP/boot$1.out")"
+	else
+		fail "$1 vCPU / $2 MiB: exit $rc"; sed 's/^/      /' "$TMP/boot$1.out" | tail -40
+	fi
+	expect "$1 vCPU: boot timer logged" grep -q "Guest-boot-time" "$TMP/boot$1.out"
+	expect "$1 vCPU: exit counts logged" grep -q "VM exits by reason" "$TMP/boot$1.out"
+done
+
+echo "exit paths"
+write_config "$TMP/triple.json" "$TESTGUEST" 64 1 "guest.test=triple"
+run_vmm 60 "$TMP/triple.out" --no-api --config-file "$TMP/triple.json"
+expect "triple fault exits with status 3 (got $rc)" test "$rc" -eq 3
+
+write_config "$TMP/spin.json" "$TESTGUEST" 64 2 "guest.test=none-spin"
+# An unknown test reports failure and resets: exit 0 with a FAIL line.
+run_vmm 60 "$TMP/spin.out" --no-api --config-file "$TMP/spin.json"
+expect "guest reset ends the VMM with status 0 (got $rc)" test "$rc" -eq 0
+expect "guest failure is visible on the console" grep -q "guest: FAIL test selection" "$TMP/spin.out"
+
+finish
