@@ -105,26 +105,28 @@ static void spawn_in_pid_ns(void)
 		return;
 	}
 	close(p[1]);
-	/* The child owns the jail and its cleanup now. */
+	/* The child owns the jail and its cleanup now. The parent leaves with _exit():
+	 * after unshare(CLONE_NEWPID) it cannot fork into the (possibly dead) namespace,
+	 * which exit-time hooks such as LeakSanitizer's would try. */
 	fs_owned = cgroups_owned = false;
 	do
 		got = read(p[0], &c, 1);
 	while (got < 0 && errno == EINTR);
 	if (got != 0) {
 		waitpid(pid, NULL, 0);
-		exit(1);
+		_exit(1);
 	}
 	/* EOF: the close-on-exec pipe closed, so the child is running the exec file. */
 	n = snprintf(path, sizeof(path), "/%s.pid", fs.exec_name);
 	if (n < 0 || (size_t)n >= sizeof(path))
-		exit(1);
+		_exit(1);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
 	n = snprintf(buf, sizeof(buf), "%d", (int)pid);
 	if (fd < 0 || write(fd, buf, (size_t)n) != n || close(fd) < 0) {
 		fprintf(stderr, "jailer: cannot write %s: %s\n", path, strerror(errno));
-		exit(1);
+		_exit(1);
 	}
-	exit(0);
+	_exit(0);
 }
 
 int main(int argc, char **argv)
