@@ -154,7 +154,13 @@ static inline int drv_setup(struct fake_drv *d, uint64_t mask, uint16_t qsize)
 	drv_wr(d, VIRTIO_MMIO_STATUS,
 	       VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
 		       VIRTIO_STATUS_DRIVER_OK);
-	return (drv_rd(d, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_DRIVER_OK) ? 0 : -1;
+	/* The device's own activation runs on the VMM thread, at the first kick. */
+	for (int i = 0; i < 3; i++)
+		ev_loop_run_once(&d->loop, 1);
+	return (drv_rd(d, VIRTIO_MMIO_STATUS) &
+		(VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_NEEDS_RESET)) == VIRTIO_STATUS_DRIVER_OK
+		       ? 0
+		       : -1;
 }
 
 static inline void drv_desc(struct fake_drv *d, uint64_t table, uint16_t i, uint64_t addr,

@@ -25,6 +25,13 @@ static void kick_event(void *opaque, uint32_t events)
 	if (eventfd_read(k->src.fd, &v) < 0 && errno == EAGAIN)
 		return;
 	pthread_mutex_lock(&dev->lock);
+	if (dev->activated && dev->activate_pending) {
+		dev->activate_pending = false;
+		if (dev->ops->activate && dev->ops->activate(dev) < 0) {
+			dev->activated = false;
+			virtio_mmio_needs_reset(dev);
+		}
+	}
 	if (dev->activated && !(dev->status & VIRTIO_STATUS_NEEDS_RESET) &&
 	    dev->queues[k->qidx].active)
 		dev->ops->queue_notify(dev, k->qidx);
@@ -158,6 +165,7 @@ static void device_reset(struct virtio_mmio_dev *dev)
 	dev->drv_feat_sel = 0;
 	dev->queue_sel = 0;
 	dev->activated = false;
+	dev->activate_pending = false;
 	dev->offered = dev->ops->features(dev);
 }
 
@@ -190,7 +198,9 @@ static int activate(struct virtio_mmio_dev *dev)
 			return -EINVAL;
 		}
 	}
-	return dev->ops->activate ? dev->ops->activate(dev) : 0;
+	/* The device part runs on the VMM thread at the first kick (kick_event). */
+	dev->activate_pending = true;
+	return 0;
 }
 
 static void write_status(struct virtio_mmio_dev *dev, uint32_t val)

@@ -98,7 +98,11 @@ struct virtio_dev_ops {
 	void (*config_read)(struct virtio_mmio_dev *vdev, uint32_t off, uint8_t *data, uint32_t len);
 	void (*config_write)(struct virtio_mmio_dev *vdev, uint32_t off, const uint8_t *data,
 			     uint32_t len);
-	/* DRIVER_OK accepted and the queues activated. 0, or -errno to refuse (needs reset). */
+	/*
+	 * DRIVER_OK accepted and the queues activated. Runs on the VMM thread, before the
+	 * first queue notification is handled (vCPU threads only flag it: their seccomp
+	 * filter has no room for io_uring_setup and the like). 0, or -errno (needs reset).
+	 */
 	int (*activate)(struct virtio_mmio_dev *vdev);
 	/* Status 0 written: stop, and finish or cancel every I/O touching guest memory. */
 	void (*reset)(struct virtio_mmio_dev *vdev);
@@ -127,6 +131,7 @@ struct virtio_mmio_dev {
 	uint32_t dev_feat_sel, drv_feat_sel, queue_sel;
 	uint64_t offered, acked;
 	bool activated;
+	bool activate_pending; /* ops->activate still to run on the VMM thread */
 
 	struct virtq queues[VIRTIO_MMIO_MAX_QUEUES];
 	struct virtio_mmio_kick kicks[VIRTIO_MMIO_MAX_QUEUES];
