@@ -17,6 +17,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "api/api.h"
 #include "vmm/config.h"
 #include "vmm/eventloop.h"
@@ -217,7 +219,17 @@ static int vmm_update_net(void *opaque, const char *iface_id, const struct rate_
 	return -ENOTSUP;
 }
 
+/* The API thread parses hostile input: its filter goes on before it serves anything. */
+static int vmm_api_thread_init(void *opaque)
+{
+	struct vmm *v = opaque;
+
+	log_set_thread_name("api");
+	return v->opts.seccomp_install ? v->opts.seccomp_install(VMM_THREAD_API) : 0;
+}
+
 static const struct vmm_ops vmm_api_ops = {
+	.api_thread_init = vmm_api_thread_init,
 	.instance_start = vmm_instance_start,
 	.pause = vmm_pause,
 	.resume = vmm_resume,
@@ -428,6 +440,9 @@ int main(int argc, char **argv)
 	else
 		log_warn("seccomp filtering is off (--no-seccomp)");
 
+	/* jansson seeds its hash function from /dev/urandom on first use: do it now,
+	 * before the API thread's filter (which has no open) is in place. */
+	json_object_seed(0);
 	config_init(&v.cfg);
 	if (config_path && config_parse_file(config_path, &v.cfg, &err)) {
 		fprintf(stderr, "vmm: %s: %s\n", config_path, err.msg);

@@ -25,7 +25,7 @@
 #include "vmm/virtio/mmio.h"
 
 /* As Firecracker's defaults, but keeping the serial console and appending the user's args. */
-const char vm_default_cmdline[] = "console=ttyS0 reboot=k panic=1 pci=off nomodule "
+const char vm_default_cmdline[] = "console=ttyS0 reboot=k panic=1 pci=off "
 				  "i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd";
 
 static const char *const exit_stat_names[EXIT_STAT_MAX] = {
