@@ -103,5 +103,7 @@ void test_blk(void);
 void test_blk_hostile(void);
 void test_mmio_hostile(void);
 void bench_blk(void);
+void test_spin(void);
+void test_echo(void);
 
 #endif

@@ -146,6 +146,8 @@ static const struct {
 	{ "blk-hostile", test_blk_hostile },
 	{ "mmio-hostile", test_mmio_hostile },
 	{ "bench-blk", bench_blk },
+	{ "spin", test_spin },
+	{ "echo", test_echo },
 };
 
 static void user_main(void)

@@ -192,3 +192,37 @@ bool param_str(const char *key, char *buf, size_t len)
 	buf[i] = 0;
 	return true;
 }
+
+/* Runs until the VMM stops it (SIGTERM, pause/resume tests). */
+void test_spin(void)
+{
+	volatile uint64_t n = 0;
+
+	puts_serial("guest: spinning\n");
+	for (;;)
+		n++;
+}
+
+/* Console input: echo one line back in upper case, polling the UART. */
+void test_echo(void)
+{
+	char line[128];
+	size_t n = 0;
+
+	puts_serial("guest: type a line\n");
+	while (n + 1 < sizeof(line)) {
+		char c;
+
+		while (!(inb(COM1 + 5) & 0x01))
+			__asm__ volatile("pause");
+		c = (char)inb(COM1);
+		if (c == '\n' || c == '\r')
+			break;
+		line[n++] = (c >= 'a' && c <= 'z') ? (char)(c - 32) : c;
+	}
+	line[n] = 0;
+	puts_serial("guest: echo ");
+	puts_serial(line);
+	puts_serial("\n");
+	check(n > 0, "console input received", NULL);
+}
