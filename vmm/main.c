@@ -25,6 +25,7 @@
 #include "vmm/log.h"
 #include "vmm/metrics.h"
 #include "vmm/seccomp/seccomp.h"
+#include "vmm/seccomp/sigsys.h"
 #include "vmm/util.h"
 #include "vmm/virtio/blk.h"
 #include "vmm/vm.h"
@@ -88,6 +89,7 @@ static int install_filter(enum vmm_thread_kind kind)
 		[VMM_THREAD_API] = SECCOMP_THREAD_API,
 	};
 
+	seccomp_sigsys_thread_init();
 	return seccomp_install_thread(map[kind]);
 }
 
@@ -95,6 +97,15 @@ static const char *custom_filter_path;
 
 static int install_filter_file(enum vmm_thread_kind kind)
 {
+	static const enum seccomp_thread map[] = {
+		[VMM_THREAD_VCPU] = SECCOMP_THREAD_VCPU,
+		[VMM_THREAD_VMM] = SECCOMP_THREAD_VMM,
+		[VMM_THREAD_API] = SECCOMP_THREAD_API,
+	};
+
+	/* For the SIGSYS report, should the custom program trap. */
+	seccomp_set_thread_kind(map[kind]);
+	seccomp_sigsys_thread_init();
 	return seccomp_install_file(custom_filter_path);
 }
 
@@ -269,9 +280,14 @@ static void usage(FILE *f)
 		"  --boot-timer           log the guest boot time when it writes to the boot timer\n"
 		"  --seccomp-filter FILE  install this BPF program on every thread instead\n"
 		"  --no-seccomp           no seccomp filtering (debugging only)\n"
+#ifdef VMM_TEST_HOOKS
+		"  --test-seccomp-trigger vcpu|vmm|api  (test build only) make a forbidden\n"
+		"                         syscall on that thread once its filter is on\n"
+#endif
 		"  --version              print the version and exit\n"
 		"exit status: 0 guest shutdown/reboot, 1 VMM error, 2 usage or configuration\n"
-		"error, 3 guest triple fault, 4 vCPU error, 128+N stopped by signal N\n");
+		"error, 3 guest triple fault, 4 vCPU error, 128+N stopped by signal N,\n"
+		"148 seccomp violation (a thread made a forbidden syscall; logged)\n");
 }
 
 enum {
@@ -289,6 +305,7 @@ enum {
 	OPT_NO_SECCOMP,
 	OPT_VERSION,
 	OPT_HELP,
+	OPT_TEST_SECCOMP_TRIGGER,
 };
 
 static bool valid_id(const char *id)
@@ -338,6 +355,9 @@ int main(int argc, char **argv)
 		{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "help", no_argument, NULL, OPT_HELP },
+#ifdef VMM_TEST_HOOKS
+		{ "test-seccomp-trigger", required_argument, NULL, OPT_TEST_SECCOMP_TRIGGER },
+#endif
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct vmm v; /* big (vm_config, vm): keep it off the stack */
@@ -406,6 +426,14 @@ int main(int argc, char **argv)
 		case OPT_HELP:
 			usage(stdout);
 			return 0;
+#ifdef VMM_TEST_HOOKS
+		case OPT_TEST_SECCOMP_TRIGGER:
+			if (seccomp_test_trigger_arm(optarg)) {
+				fprintf(stderr, "vmm: --test-seccomp-trigger: vcpu, vmm or api\n");
+				return VMM_EXIT_USAGE;
+			}
+			break;
+#endif
 		default:
 			usage(stderr);
 			return VMM_EXIT_USAGE;
@@ -435,9 +463,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vmm: --metrics-path %s: %s\n", metrics_path, strerror(-r));
 		return VMM_EXIT_USAGE;
 	}
-	if (!no_seccomp)
+	if (!no_seccomp) {
+		/* Filters trap: the handler must be in place before the first one goes on. */
+		r = seccomp_sigsys_init(log_path, metrics_path, id);
+		if (r) {
+			fprintf(stderr, "vmm: seccomp violation reporting: %s\n", strerror(-r));
+			return VMM_EXIT_ERROR;
+		}
 		v.opts.seccomp_install = custom_filter_path ? install_filter_file : install_filter;
-	else
+	} else
 		log_warn("seccomp filtering is off (--no-seccomp)");
 
 	/* jansson seeds its hash function from /dev/urandom on first use: do it now,

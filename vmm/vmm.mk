@@ -9,10 +9,18 @@ VMM_LIB_SRCS += \
 
 BINS += $(BIN)/vmm
 
+# The jailer copies only the exec file into the jail: link the VMM as a static PIE
+# (ASLR kept). Sanitizer runtimes do not link statically, so the ASAN build stays dynamic.
+ifeq ($(BUILD),asan)
+VMM_LINK_STATIC :=
+else
+VMM_LINK_STATIC := -static-pie
+endif
+
 # Link order: the API library uses libvmm.
 $(BIN)/vmm: $(O)/vmm/main.o $(API_LIB) $(VMM_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS) $(VMM_LINK_STATIC) -o $@ $^ $(LIBS)
 
 VMM_LIB_SRCS += \
 	vmm/boot/elf.c \

@@ -15,4 +15,8 @@ struct seccomp_embedded_bpf {
 /* Indexed by enum seccomp_thread, then enum seccomp_mode. */
 extern const struct seccomp_embedded_bpf seccomp_embedded_bpf[SECCOMP_THREAD_COUNT][2];
 
+/* Native syscall names by number (NULL where none), for violation reports. */
+#define SECCOMP_SYSCALL_NAMES 512
+extern const char *const seccomp_syscall_names[SECCOMP_SYSCALL_NAMES];
+
 #endif

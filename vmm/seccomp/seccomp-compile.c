@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Build-time policy compiler: reads vmm/seccomp/policy/<thread>.policy, builds allow-list
- * filters with libseccomp and writes a C source embedding the BPF (one kill-mode and
- * one log-mode program per thread kind). Runs on the build host only.
+ * filters with libseccomp and writes a C source embedding the BPF (one trap-mode and
+ * one log-mode program per thread kind) and a syscall number -> name table for the
+ * SIGSYS reporter. Runs on the build host only.
  *
  *   seccomp-compile -o out.c vcpu=vcpu.policy vmm=vmm.policy jailer=a.policy,b.policy
  *
@@ -27,6 +28,8 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include "vmm/seccomp/filters.h"
 
 #define IOCTL(name) { #name, (uint32_t)(name) }
 
@@ -289,7 +292,10 @@ int main(int argc, char **argv)
 			die("unknown or repeated filter name '%s'", arg);
 		for (file = strtok_r(eq + 1, ",", &save); file; file = strtok_r(NULL, ",", &save))
 			parse_policy(p, file);
-		bpf = build(p, SCMP_ACT_KILL_PROCESS, &len);
+		/* Trap, not kill: SIGSYS reaches the VMM's handler, which logs the thread and
+		 * syscall and exits with a distinct status (vmm/seccomp/sigsys.c). Without a
+		 * handler SIGSYS still kills the whole process. */
+		bpf = build(p, SCMP_ACT_TRAP, &len);
 		emit(out, arg, "kill", bpf, len);
 		free(bpf);
 		bpf = build(p, SCMP_ACT_LOG, &len);
@@ -318,6 +324,19 @@ int main(int argc, char **argv)
 			"\t},\n",
 			upper, known_names[i], known_names[i], known_names[i], known_names[i],
 			known_names[i], known_names[i]);
+	}
+	fputs("};\n\n", out);
+	fputs("const char *const seccomp_syscall_names[SECCOMP_SYSCALL_NAMES] = {\n", out);
+	for (int nr = 0; nr < SECCOMP_SYSCALL_NAMES; nr++) {
+		char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+
+		if (name) {
+			for (const char *c = name; *c; c++)
+				if (!isalnum((unsigned char)*c) && *c != '_')
+					die("odd syscall name for %d", nr);
+			fprintf(out, "\t[%d] = \"%s\",\n", nr, name);
+		}
+		free(name);
 	}
 	fputs("};\n", out);
 	if (fflush(out) || ferror(out) || fclose(out))

@@ -20,6 +20,18 @@
 #include "vmm/util.h"
 
 static enum seccomp_mode seccomp_mode = SECCOMP_MODE_KILL;
+/* Read by the SIGSYS handler: a plain int in TLS is async-signal-safe. */
+static __thread int thread_kind = -1;
+
+void seccomp_set_thread_kind(enum seccomp_thread which)
+{
+	thread_kind = (unsigned int)which < SECCOMP_THREAD_COUNT ? (int)which : -1;
+}
+
+int seccomp_thread_kind(void)
+{
+	return thread_kind;
+}
 
 static const char *const thread_names[SECCOMP_THREAD_COUNT] = {
 	[SECCOMP_THREAD_VCPU] = "vcpu",
@@ -82,7 +94,13 @@ int seccomp_install_thread(enum seccomp_thread which)
 
 	if (r < 0)
 		return r;
-	return seccomp_install_bpf(insns, len);
+	seccomp_set_thread_kind(which);
+	r = seccomp_install_bpf(insns, len);
+#ifdef VMM_TEST_HOOKS
+	if (!r)
+		seccomp_test_trigger_point(which);
+#endif
+	return r;
 }
 
 int seccomp_install_file(const char *bpf_path)
@@ -124,7 +142,7 @@ int seccomp_install_file(const char *bpf_path)
 }
 
 #ifdef VMM_TEST_HOOKS
-static int trigger_armed = -1;
+static int trigger_armed = -1, trigger_fired;
 
 int seccomp_test_trigger_arm(const char *name)
 {
@@ -139,7 +157,9 @@ int seccomp_test_trigger_arm(const char *name)
 
 void seccomp_test_trigger_point(enum seccomp_thread which)
 {
-	if (trigger_armed < 0 || (int)which != trigger_armed)
+	/* Only the first thread of the kind: one report, one well-defined culprit. */
+	if (trigger_armed < 0 || (int)which != trigger_armed ||
+	    __atomic_exchange_n(&trigger_fired, 1, __ATOMIC_RELAXED))
 		return;
 	/* acct(2) is in no policy; with a missing path it changes nothing even in log mode. */
 	syscall(SYS_acct, "/nonexistent/vmm-seccomp-test-trigger");

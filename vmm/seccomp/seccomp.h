@@ -24,7 +24,12 @@ enum seccomp_thread {
 
 /* What happens on a syscall outside the policy. */
 enum seccomp_mode {
-	/* Default: SECCOMP_RET_KILL_PROCESS; the whole VMM dies with SIGSYS. */
+	/*
+	 * Default: SECCOMP_RET_TRAP. The thread gets SIGSYS; the VMM's handler
+	 * (sigsys.h) logs the thread kind and syscall and exits with status 148. With
+	 * no handler (the jailer, tests) SIGSYS's default action kills the whole process.
+	 * A foreign-ABI syscall (x32, i386) is SECCOMP_RET_KILL_PROCESS either way.
+	 */
 	SECCOMP_MODE_KILL,
 	/* Debugging: SECCOMP_RET_LOG; the syscall runs and the kernel logs it (audit/dmesg). */
 	SECCOMP_MODE_LOG,
@@ -42,9 +47,18 @@ const char *seccomp_thread_name(enum seccomp_thread which);
 /*
  * Install the embedded filter for which on the calling thread only (no TSYNC): each
  * thread calls this itself before it touches untrusted input. Sets no_new_privs
- * first. Irreversible. 0 or -errno (-EINVAL for an unknown which).
+ * first and records which as the thread's kind (seccomp_set_thread_kind()).
+ * Irreversible. 0 or -errno (-EINVAL for an unknown which).
  */
 int seccomp_install_thread(enum seccomp_thread which);
+
+/*
+ * Name the calling thread's kind for violation reports (seccomp_install_thread() does
+ * it; call it before seccomp_install_file() too). seccomp_thread_kind() returns it, or
+ * -1 when the thread never said; async-signal-safe.
+ */
+void seccomp_set_thread_kind(enum seccomp_thread which);
+int seccomp_thread_kind(void);
 
 /*
  * Install a raw BPF program (an array of struct sock_filter, as written by
@@ -62,13 +76,13 @@ int seccomp_embedded(enum seccomp_thread which, const void **insns, unsigned lon
 
 #ifdef VMM_TEST_HOOKS
 /*
- * Test-only, never in release builds: arm a trigger so that the thread of kind
- * which makes a syscall no policy allows (acct) the next time it calls
- * seccomp_test_trigger_point() for that kind. name is "vcpu", "vmm" or "api" (from a
- * test flag or the VMM_TEST_SECCOMP_TRIGGER environment variable). 0 or -EINVAL.
+ * Test-only, compiled in only with -DVMM_TEST_HOOKS (make vmm-testhooks), never in
+ * the release vmm: arm a trigger so that the first thread of kind name ("vcpu",
+ * "vmm" or "api", from --test-seccomp-trigger) makes a syscall no policy allows
+ * (acct) right after seccomp_install_thread() put its filter on. 0 or -EINVAL.
  */
 int seccomp_test_trigger_arm(const char *name);
-/* Called by each thread right after seccomp_install_thread(); no-op unless armed. */
+/* Called by seccomp_install_thread() after a successful install; no-op unless armed. */
 void seccomp_test_trigger_point(enum seccomp_thread which);
 #endif
 
