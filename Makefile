@@ -96,3 +96,11 @@ clean:
 .PHONY: distclean
 distclean: clean
 	rm -rf build
+
+# Boot the default microVM (installs dependencies and builds the guest kernel and
+# root filesystem the first time).
+.PHONY: run
+run: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory guest
+	@scripts/run-default.sh $(CMD)

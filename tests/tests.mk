@@ -15,3 +15,7 @@ unit-tests: $(UNIT_TESTS)
 test: deps
 	@tests/run-all.sh
 include tests/guest/guest.mk
+
+# Build every unit test binary without running them.
+.PHONY: unit-test-bins
+unit-test-bins: $(UNIT_TESTS)

@@ -254,6 +254,12 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct event_loop *loo
 			 CONFIG_MAX_VCPUS);
 		return -EINVAL;
 	}
+	/* Accepted by the API contract but not built yet: refuse rather than boot without them. */
+	if (cfg->nnets || cfg->vsock.present || cfg->entropy.present) {
+		snprintf(err->msg, sizeof(err->msg), "%s: this device is not implemented yet",
+			 cfg->nnets ? "network-interfaces" : cfg->vsock.present ? "vsock" : "entropy");
+		return -ENOTSUP;
+	}
 	vm->nvcpus = mc->vcpu_count;
 
 	/* Guest memory and the kernel first: bad images fail the same way on any host. */

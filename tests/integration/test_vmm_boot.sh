@@ -47,7 +47,28 @@ expect "--no-api without --config-file is a usage error (exit 2)" test "$rc" -eq
 why=$(kvm_unusable_reason)
 if [ -n "$why" ]; then
 	echo "  SKIP guest boots: $why"
-	finish
+	echo "SIGTERM ends a running VM cleanly"
+write_config "$TMP/spin.json" "$TESTGUEST" 64 2 "guest.test=spin"
+"$VMM" --no-api --config-file "$TMP/spin.json" </dev/null >"$TMP/term.out" 2>&1 &
+pid=$!
+for _ in $(seq 100); do grep -q "guest: spinning" "$TMP/term.out" && break; sleep 0.1; done
+expect "the spinning guest is running" grep -q "guest: spinning" "$TMP/term.out"
+threads=$(ls /proc/$pid/task 2>/dev/null | wc -l)
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+expect "SIGTERM: exit status 143 (got $rc)" test "$rc" -eq 143
+expect "SIGTERM: logged" grep -q "received signal 15" "$TMP/term.out"
+expect "2 vCPU threads + main were running ($threads threads)" test "$threads" -ge 3
+
+echo "console input reaches the guest"
+write_config "$TMP/echo.json" "$TESTGUEST" 64 1 "guest.test=echo"
+printf 'hello guest\n' | timeout 60 "$VMM" --no-api --config-file "$TMP/echo.json" >"$TMP/echo.out" 2>&1
+rc=$?
+expect "echo guest: exit 0 (got $rc)" test "$rc" -eq 0
+expect "echo guest: the line came back through the UART" grep -q "guest: echo HELLO GUEST" "$TMP/echo.out"
+
+finish
 fi
 echo "host kind: $(kvm_kind)"
 
@@ -76,5 +97,26 @@ write_config "$TMP/spin.json" "$TESTGUEST" 64 2 "guest.test=none-spin"
 run_vmm 60 "$TMP/spin.out" --no-api --config-file "$TMP/spin.json"
 expect "guest reset ends the VMM with status 0 (got $rc)" test "$rc" -eq 0
 expect "guest failure is visible on the console" grep -q "guest: FAIL test selection" "$TMP/spin.out"
+
+echo "SIGTERM ends a running VM cleanly"
+write_config "$TMP/spin.json" "$TESTGUEST" 64 2 "guest.test=spin"
+"$VMM" --no-api --config-file "$TMP/spin.json" </dev/null >"$TMP/term.out" 2>&1 &
+pid=$!
+for _ in $(seq 100); do grep -q "guest: spinning" "$TMP/term.out" && break; sleep 0.1; done
+expect "the spinning guest is running" grep -q "guest: spinning" "$TMP/term.out"
+threads=$(ls /proc/$pid/task 2>/dev/null | wc -l)
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+expect "SIGTERM: exit status 143 (got $rc)" test "$rc" -eq 143
+expect "SIGTERM: logged" grep -q "received signal 15" "$TMP/term.out"
+expect "2 vCPU threads + main were running ($threads threads)" test "$threads" -ge 3
+
+echo "console input reaches the guest"
+write_config "$TMP/echo.json" "$TESTGUEST" 64 1 "guest.test=echo"
+printf 'hello guest\n' | timeout 60 "$VMM" --no-api --config-file "$TMP/echo.json" >"$TMP/echo.out" 2>&1
+rc=$?
+expect "echo guest: exit 0 (got $rc)" test "$rc" -eq 0
+expect "echo guest: the line came back through the UART" grep -q "guest: echo HELLO GUEST" "$TMP/echo.out"
 
 finish

@@ -203,7 +203,9 @@ int i8042_create(struct i8042 **out, const struct irq_line *kbd_irq,
 	d->on_reset = on_reset;
 	d->ctx = ctx;
 	d->status = SR_UNLOCKED;
-	d->ctr = CTR_KBD_INT | 0x40; /* keyboard interrupt, scan code translation */
+	/* Keyboard interrupt on, no set 2 -> set 1 translation: the bytes we queue (Ctrl-Alt-Del)
+	 * are set 2 codes, and Linux decodes them as such when XLATE is clear. */
+	d->ctr = CTR_KBD_INT | 0x04;
 	d->outport = 0x01; /* A20 gate... and the reset line not asserted */
 	*out = d;
 	return 0;

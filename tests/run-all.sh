@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Every test of the project, in order: build (release and ASAN/UBSan), unit tests and fuzz
+# corpus replays in both builds, the guest kernel and root filesystems, host-only
+# integration tests, then the tests that need KVM: directly where /dev/kvm works, else
+# inside tests/kvmhost (a QEMU-TCG guest with emulated SVM that offers a real nested KVM),
+# else skipped with the reason. Ends with one line: "all: N passed, N failed, N skipped"
+# (unit test cases plus integration scripts).
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+JOBS=${JOBS:-$(nproc)}
+passed=0 failed=0 skipped=0
+failures=()
+log_dir=build/test-logs
+mkdir -p "$log_dir"
+
+stage() { printf '\n=== %s\n' "$*"; }
+
+# Count the cases of a unit run from its closing line.
+add_unit() { # LABEL LOGFILE RC
+	local line p f s
+	line=$(grep -E '^unit: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$2" | tail -n1)
+	if [ -z "$line" ]; then
+		failed=$((failed + 1)); failures+=("$1 (no summary)"); return
+	fi
+	read -r p f s < <(echo "$line" | sed -E 's/unit: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped/\1 \2 \3/')
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+	[ "$f" -eq 0 ] && [ "$3" -eq 0 ] || failures+=("$1")
+	[ "$f" -eq 0 ] && [ "$3" -ne 0 ] && failed=$((failed + 1))
+}
+
+# One integration script: exit 0 pass, 77 skip, anything else fail.
+add_script() { # LABEL RC
+	case $2 in
+	0) passed=$((passed + 1)) ;;
+	77) skipped=$((skipped + 1)) ;;
+	*) failed=$((failed + 1)); failures+=("$1 (exit $2)") ;;
+	esac
+}
+
+run_script() { # LABEL COMMAND... (output shown and logged)
+	local label=$1 rc
+	shift
+	echo "--- $label"
+	"$@" 2>&1 | tee "$log_dir/$label.log"
+	rc=${PIPESTATUS[0]}
+	add_script "$label" "$rc"
+}
+
+stage "build (release, ASAN/UBSan)"
+if ! make -j"$JOBS" all testguest vmm-testhooks unit-test-bins >"$log_dir/build.log" 2>&1 ||
+	! make -j"$JOBS" BUILD=asan all unit-test-bins >>"$log_dir/build.log" 2>&1; then
+	tail -n 40 "$log_dir/build.log"
+	echo "build failed"
+	echo "all: 0 passed, 1 failed, 0 skipped"
+	exit 1
+fi
+echo "ok"
+
+for mode in release asan; do
+	stage "unit tests ($mode)"
+	make -s BUILD=$mode unit-tests 2>&1 | tee "$log_dir/unit-$mode.log" | grep -E '^(FAIL|    FAIL|unit:|failing)|^    [^ ]+: [0-9]+ passed'
+	add_unit "unit-$mode" "$log_dir/unit-$mode.log" "${PIPESTATUS[0]}"
+done
+
+stage "guest kernel and root filesystems (cached after the first build)"
+if make -s guest >"$log_dir/guest.log" 2>&1; then
+	echo "ok"
+else
+	tail -n 40 "$log_dir/guest.log"
+	failed=$((failed + 1)); failures+=("make guest")
+fi
+
+stage "integration tests on this host"
+run_script rootfs-tools tests/integration/test_rootfs_tools.sh
+run_script api-curl tests/integration/test_api_curl.sh
+run_script jailer env O=build/release tests/integration/test_jailer.sh
+# Without KVM these still check every bad-input path of the VMM.
+run_script vmm-boot-host tests/integration/test_vmm_boot.sh
+
+stage "tests that need KVM"
+. tests/integration/lib.sh >/dev/null 2>&1
+why=$(kvm_unusable_reason)
+KVM_SUITE=(vmm-boot:test_vmm_boot.sh blk-guest:test_blk_guest.sh linux-boot:test_linux_boot.sh
+	seccomp-vmm:test_seccomp_vmm.sh jailer-vm:test_jailer_vm.sh)
+suite_cmd() { # print the command lines of the KVM suite, one per test
+	for t in "${KVM_SUITE[@]}"; do
+		[ -x "tests/integration/${t#*:}" ] && echo "${t%%:*} tests/integration/${t#*:}"
+	done
+	echo "blk-guest-asan env O=$ROOT/build/asan VMM=$ROOT/build/asan/bin/vmm TESTGUEST=$ROOT/build/release/tests/guest/testguest.elf tests/integration/test_blk_guest.sh"
+}
+if [ -z "$why" ]; then
+	echo "KVM is usable here ($(kvm_kind))"
+	while read -r label cmd; do
+		run_script "$label" $cmd
+	done < <(suite_cmd)
+else
+	echo "$why"
+	echo "running the KVM tests in a nested KVM inside QEMU TCG (tests/kvmhost)"
+	suite_cmd >build/kvm-suite.list
+	cat >build/kvm-suite.sh <<'SUITE'
+#!/usr/bin/env bash
+# Runs inside tests/kvmhost's L1: each test, its output, then a status line per test.
+cd "$(dirname "$0")/.."
+while read -r label cmd; do
+	echo "--- $label"
+	$cmd 2>&1
+	echo "KVM-SUITE-RESULT $label $?"
+done < build/kvm-suite.list
+SUITE
+	chmod +x build/kvm-suite.sh
+	tests/kvmhost/run.sh --timeout 2400 -- build/kvm-suite.sh 2>&1 | tee "$log_dir/kvm-suite.log"
+	hrc=${PIPESTATUS[0]}
+	if [ "$hrc" -eq 77 ] || [ "$hrc" -eq 125 ]; then
+		echo "  SKIP: no nested KVM available either (harness status $hrc); KVM tests not run"
+		skipped=$((skipped + $(wc -l <build/kvm-suite.list)))
+	else
+		while read -r _ label rc; do
+			add_script "$label" "$rc"
+		done < <(grep -a '^KVM-SUITE-RESULT ' "$log_dir/kvm-suite.log")
+		if [ "$(grep -ac '^KVM-SUITE-RESULT ' "$log_dir/kvm-suite.log")" -ne "$(wc -l <build/kvm-suite.list)" ]; then
+			failed=$((failed + 1)); failures+=("kvm suite did not complete (harness status $hrc)")
+		fi
+	fi
+fi
+
+stage "summary"
+[ ${#failures[@]} -gt 0 ] && printf 'failed: %s\n' "${failures[@]}"
+echo "logs: $log_dir/"
+echo "all: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
