@@ -131,8 +131,10 @@ static void find_own_cgroup(const char *controller, char *out, size_t len)
 
 		if (!c2)
 			continue;
-		*c2 = '\0';
-		if (controller ? in_list(c1 + 1, controller, ',') : !strcmp(line, "0")) {
+		/* "<id>:<controllers>:<path>"; v2 is the line "0::<path>". */
+		*c1 = *c2 = '\0';
+		if (controller ? in_list(c1 + 1, controller, ',') :
+				 !strcmp(line, "0") && c1 + 1 == c2) {
 			snprintf(out, len, "%s", c2 + 1);
 			return;
 		}

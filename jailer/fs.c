@@ -147,6 +147,35 @@ void jail_fs_create(struct jail_fs *fs, const struct jail_args *a)
 	copy_exec(fs);
 }
 
+/* Is "/" the kernel's rootfs (ramfs or tmpfs), where pivot_root(2) gives EINVAL? */
+static bool root_is_initramfs(void)
+{
+	static char mountinfo[65536];
+	cleanup_close int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+	char *line, *save = NULL;
+	bool rootfs = false;
+	size_t got = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	while (got < sizeof(mountinfo) - 1 &&
+	       (n = read(fd, mountinfo + got, sizeof(mountinfo) - 1 - got)) > 0)
+		got += (size_t)n;
+	mountinfo[got] = '\0';
+	/* "<id> <parent> <dev> <root> <mount point> ... - <fstype> ...": the last mount
+	 * on "/" is the one in effect. */
+	for (line = strtok_r(mountinfo, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char point[8], fstype[16];
+		const char *dash = strstr(line, " - ");
+
+		if (dash && sscanf(line, "%*s %*s %*s %*s %7s", point) == 1 &&
+		    sscanf(dash + 3, "%15s", fstype) == 1 && !strcmp(point, "/"))
+			rootfs = !strcmp(fstype, "rootfs");
+	}
+	return rootfs;
+}
+
 void jail_fs_enter(struct jail_fs *fs)
 {
 	if (unshare(CLONE_NEWNS) < 0)
@@ -162,8 +191,21 @@ void jail_fs_enter(struct jail_fs *fs)
 		jail_die_errno("chdir %s", fs->root);
 	/* pivot_root(".", ".") stacks the old root on top of the new one; detaching it
 	 * leaves only the jail, without an old_root directory to create and remove. */
-	if (syscall(SYS_pivot_root, ".", ".") < 0)
-		jail_die_errno("pivot_root %s", fs->root);
+	if (syscall(SYS_pivot_root, ".", ".") < 0) {
+		if (errno != EINVAL || !root_is_initramfs())
+			jail_die_errno("pivot_root %s", fs->root);
+		/*
+		 * The host runs from its initramfs (rootfs cannot be pivoted away). Do what
+		 * switch_root does: move the jail over "/" and chroot into it. The host's
+		 * mounts stay underneath in this private namespace, out of reach of a process
+		 * with no capabilities, no fd outside the jail and no /proc.
+		 */
+		if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+			jail_die_errno("move %s over / (initramfs host)", fs->root);
+		if (chroot(".") < 0 || chdir("/") < 0)
+			jail_die_errno("chroot into the jail");
+		return;
+	}
 	if (umount2(".", MNT_DETACH) < 0)
 		jail_die_errno("detach the old root");
 	if (chdir("/") < 0 || chroot(".") < 0)
