@@ -1,0 +1,405 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""The KVM part of `make bench`: runs the VMM (and QEMU as a peer) and prints figures.
+
+Run by bench/run.sh, either directly on a host with a usable /dev/kvm or inside
+tests/kvmhost/run.sh's L1 (nested KVM under QEMU TCG). One Python process does every run,
+so its start-up cost is paid once. Each child is timed from just before fork to its exit;
+every line it prints is timestamped as it arrives (console on stdout, VMM log on stderr),
+and its CPU time and peak RSS come from wait4()'s rusage.
+"""
+import argparse
+import json
+import os
+import re
+import selectors
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+A = None  # parsed arguments
+
+
+def say(s=""):
+    print(s, flush=True)
+
+
+class Run:
+    """One child process: lines with arrival times (seconds since fork), rusage, memory."""
+
+    def __init__(self, cmd, timeout, sample_mem=False, stop_rx=None, grace=10):
+        self.cmd = cmd
+        self.lines = []  # (t, stream, text)
+        self.mem = {}  # max of each /proc/<pid>/status field sampled while running
+        t0 = time.monotonic()
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        sel = selectors.DefaultSelector()
+        partial = {}
+        for f, name in ((p.stdout, "out"), (p.stderr, "err")):
+            os.set_blocking(f.fileno(), False)
+            sel.register(f, selectors.EVENT_READ, name)
+            partial[name] = b""
+        status_path = "/proc/%d/status" % p.pid
+        open_pipes = 2
+        deadline = t0 + timeout
+        self.timed_out = False
+        self.stopped = False
+        stop = re.compile(stop_rx) if stop_rx else None
+        while open_pipes:
+            now = time.monotonic()
+            if now > deadline:
+                self.timed_out = True
+                p.kill()
+                break
+            for key, _ in sel.select(0.002 if sample_mem else deadline - now):
+                data = os.read(key.fileobj.fileno(), 65536)
+                t = time.monotonic() - t0
+                if not data:
+                    sel.unregister(key.fileobj)
+                    open_pipes -= 1
+                    if partial[key.data]:
+                        self.lines.append((t, key.data, partial[key.data].decode("utf-8", "replace")))
+                    continue
+                buf = partial[key.data] + data
+                *whole, partial[key.data] = buf.split(b"\n")
+                for w in whole:
+                    line = w.decode("utf-8", "replace").rstrip("\r")
+                    self.lines.append((t, key.data, line))
+                    # A peer that does not exit by itself is stopped once it is done.
+                    if stop and not self.stopped and stop.search(line):
+                        self.stopped = True
+                        deadline = min(deadline, t0 + t + grace)
+            if sample_mem:
+                self._sample(status_path)
+        _, st, ru = os.wait4(p.pid, 0)
+        self.wall = time.monotonic() - t0
+        p.returncode = os.waitstatus_to_exitcode(st)
+        self.status = p.returncode
+        self.cpu = ru.ru_utime + ru.ru_stime
+        self.utime, self.stime = ru.ru_utime, ru.ru_stime
+        self.maxrss_kib = ru.ru_maxrss
+
+    def _sample(self, path):
+        try:
+            with open(path) as f:
+                text = f.read()
+        except OSError:
+            return
+        for line in text.splitlines():
+            k, _, v = line.partition(":")
+            if k in ("VmHWM", "VmRSS", "RssAnon", "RssFile", "RssShmem"):
+                kib = int(v.split()[0])
+                self.mem[k] = max(self.mem.get(k, 0), kib)
+
+    def first(self, pattern):
+        """(time, match) of the first line matching pattern, or (None, None)."""
+        rx = re.compile(pattern)
+        for t, _, text in self.lines:
+            m = rx.search(text)
+            if m:
+                return t, m
+        return None, None
+
+    def text(self):
+        return "\n".join(l[2] for l in self.lines)
+
+
+def write_config(path, kernel, args, mem=128, vcpus=1, initrd=None, drives=()):
+    boot = {"kernel_image_path": kernel, "boot_args": args}
+    if initrd:
+        boot["initrd_path"] = initrd
+    cfg = {"boot-source": boot,
+           "machine-config": {"vcpu_count": vcpus, "mem_size_mib": mem},
+           "drives": list(drives)}
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    return path
+
+
+def vmm(cfg, *extra):
+    return [A.vmm, "--no-api", "--config-file", cfg, "--level", "Info", *extra]
+
+
+def med_min(xs):
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return "n/a"
+    return "median %s, min %s (n=%d)" % (fmt_us(statistics.median(xs)), fmt_us(min(xs)), len(xs))
+
+
+def fmt_us(us):
+    if us >= 10000:
+        return "%.1f ms" % (us / 1000)
+    return "%.0f us" % us
+
+
+def fail_run(what, r):
+    say("  %s: FAILED (exit %s%s); last lines:" % (what, r.status, ", timeout" if r.timed_out else ""))
+    for _, s, t in r.lines[-15:]:
+        say("    [%s] %s" % (s, t))
+
+
+# 1. Process start to first KVM_RUN with the test guest.
+def bench_start():
+    say("== 1. Process start to first KVM_RUN (1 vCPU, 128 MiB, test guest guest.test=boot)")
+    cfg = write_config(os.path.join(A.work, "start.json"), A.testguest, "guest.test=boot")
+    first, setup, to_console, wall, cpu, bt_cpu = [], [], [], [], [], []
+    for i in range(A.runs):
+        mpath = os.path.join(A.work, "metrics-%d.json" % i)
+        r = Run(vmm(cfg, "--boot-timer", "--metrics-path", mpath), 120)
+        _, m = r.first(r"first KVM_RUN (\d+) us after process start")
+        if r.status != 0 or not m:
+            fail_run("run %d" % i, r)
+            continue
+        first.append(int(m.group(1)))
+        try:
+            with open(mpath) as f:
+                m = re.findall(r'"setup_time_us":\s*(\d+)', f.read())
+            setup.append(int(m[-1]) if m else None)
+        except OSError:
+            setup.append(None)
+        t, _ = r.first(r"^guest: ")
+        to_console.append(t * 1e6 if t is not None else None)
+        _, m = r.first(r"Guest-boot-time = (\d+) us .*, (\d+) CPU us")
+        bt_cpu.append(int(m.group(2)) if m else None)
+        wall.append(r.wall * 1e6)
+        cpu.append(r.cpu * 1e6)
+    say("  VMM main() to the BSP's first KVM_RUN (VMM log):      " + med_min(first))
+    say("  VMM main() to vCPU threads started (setup_time_us):  " + med_min(setup))
+    say("  fork to the guest's first console line (wrapper):    " + med_min(to_console))
+    say("  CPU (user+sys) of the VMM up to the guest's boot-timer write: " + med_min(bt_cpu))
+    say("  whole run, fork to exit (wall):                      " + med_min(wall))
+    say("  whole run CPU user+sys (getrusage of the child):     " + med_min(cpu))
+    say("  goal: under 3 ms wall from process start to first KVM_RUN on real hardware")
+    return first
+
+
+def linux_boot(kernel, name, sample_mem=False):
+    cfg = write_config(os.path.join(A.work, name + ".json"), kernel, "-- true",
+                       initrd=A.initrd)
+    return Run(vmm(cfg, "--boot-timer"), A.boot_timeout, sample_mem)
+
+
+def qemu_boot(kernel, extra=()):
+    cmd = [A.qemu, *extra, "-M", "microvm,x-option-roms=off,pit=off,pic=off,isa-serial=on,rtc=off",
+           "-enable-kvm", "-cpu", "host", "-m", "128", "-smp", "1", "-nodefaults",
+           "-no-user-config", "-nographic", "-no-reboot", "-serial", "stdio",
+           "-kernel", kernel, "-initrd", A.initrd,
+           "-append", "console=ttyS0 reboot=k panic=1 -- true"]
+    return Run(cmd, A.boot_timeout, stop_rx=r"reboot: (machine restart|Restarting system)")
+
+
+INIT_RX = r"Run /init as init process"
+
+
+# 2-4. Linux boot: exits, time to /init and to the boot timer, memory overhead.
+def bench_linux():
+    say("== 2-4. Linux boot to init (build/guest/vmlinux + initramfs.cpio, boot_args \"-- true\")")
+    r = linux_boot(A.vmlinux, "linux", sample_mem=True)
+    t_init, _ = r.first(INIT_RX)
+    _, ex = r.first(r"VM exits by reason: (.*)")
+    _, bt = r.first(r"Guest-boot-time = (\d+) us .*, (\d+) CPU us .*since VM start: (\d+) us")
+    _, done = r.first(r"vmm-init: exit status (\d+)")
+    if r.status != 0 or t_init is None:
+        fail_run("Linux boot", r)
+        return r
+    say("  2. VM exits by reason (whole run, boot to init and reboot): " + (ex.group(1) if ex else "n/a"))
+    if ex:
+        total = sum(int(x) for x in re.findall(r"\d+", ex.group(1)))
+        say("     total %d exits to the VMM" % total)
+    say("  3. fork to \"Run /init as init process\" on the console: %s" % fmt_us(t_init * 1e6))
+    if bt:
+        say("     boot-timer signal (init wrote it): %s since process start (%s since VM start), "
+            "VMM CPU %s" % (fmt_us(int(bt.group(1))), fmt_us(int(bt.group(3))),
+                            fmt_us(int(bt.group(2)))))
+    else:
+        say("     boot-timer signal: not seen (the guest init did not reach it)")
+    say("     init ran the command: %s; whole run %s wall, %s CPU (user %.0f ms, sys %.0f ms), exit %d"
+        % ("exit status " + done.group(1) if done else "no", fmt_us(r.wall * 1e6),
+           fmt_us(r.cpu * 1e6), r.utime * 1e3, r.stime * 1e3, r.status))
+    mem_report(r, "Linux boot, 128 MiB")
+    return r
+
+
+def mem_report(r, what):
+    m = r.mem
+    peak = m.get("VmHWM", 0)
+    guest = m.get("RssShmem", 0)
+    say("  4. VMM memory (%s): peak RSS (VmHWM) %d KiB; guest RAM touched (RssShmem) %d KiB"
+        % (what, peak, guest))
+    say("     overhead = peak RSS - guest RAM touched = %d KiB (%.2f MiB); of which private "
+        "anonymous (RssAnon max) %d KiB, file-backed binary and libraries (RssFile max) %d KiB"
+        % (peak - guest, (peak - guest) / 1024, m.get("RssAnon", 0), m.get("RssFile", 0)))
+
+
+def bench_mem_testguest():
+    cfg = write_config(os.path.join(A.work, "mem.json"), A.testguest, "guest.test=boot")
+    r = Run(vmm(cfg), 120, sample_mem=True)
+    if r.status != 0:
+        fail_run("test guest", r)
+        return
+    mem_report(r, "test guest, 128 MiB")
+
+
+# 5. QEMU microvm beside us, same kernel image, same environment.
+def bench_qemu():
+    say("== 5. QEMU microvm as a peer (same bzImage, initramfs and command line; -enable-kvm)")
+    if not A.qemu:
+        say("  qemu-system-x86_64 not found: skipped")
+        return
+    rows = []
+    # microvm has no i8042 of its own: add one so reboot=k ends QEMU (-no-reboot) as it
+    # ends our VMM.
+    for name, run in (("vmm (ours)", lambda: linux_boot(A.bzimage, "bz")),
+                      ("qemu microvm", lambda: qemu_boot(A.bzimage, ["-device", "i8042"]))):
+        for i in range(A.boot_runs):
+            r = run()
+            t, _ = r.first(INIT_RX)
+            tr, _ = r.first(r"reboot: (machine restart|Restarting system)")
+            if t is None or tr is None:
+                fail_run(name, r)
+                continue
+            if r.stopped:
+                say("  note: %s did not exit after the guest rebooted; killed (total is to the kill)"
+                    % name)
+            rows.append((name, t, tr, r.wall, r.cpu))
+    say("  %-14s %15s %17s %13s %13s" % ("", "fork to /init", "fork to reboot", "total wall",
+                                          "total CPU"))
+    for name, t, tr, w, c in rows:
+        say("  %-14s %15s %17s %13s %13s" % (name, fmt_us(t * 1e6), fmt_us(tr * 1e6),
+                                              fmt_us(w * 1e6), fmt_us(c * 1e6)))
+    ours = [x for x in rows if x[0].startswith("vmm")]
+    theirs = [x for x in rows if x[0].startswith("qemu")]
+    if ours and theirs:
+        for i, label in ((1, "fork to /init"), (2, "fork to guest reboot"), (3, "total wall"),
+                         (4, "total CPU")):
+            a = statistics.median(x[i] for x in ours)
+            b = statistics.median(x[i] for x in theirs)
+            say("  ratio vmm/qemu, %s (medians): %.2f" % (label, a / b))
+
+
+# 6. virtio-blk throughput from the test guest against host I/O on the same file.
+PHASES = [("randread-4k", "randread", 4096), ("randwrite-4k", "randwrite", 4096),
+          ("seqread-1m", "seqread", 1 << 20), ("seqwrite-1m", "seqwrite", 1 << 20)]
+
+
+def bench_blk():
+    mib = A.blk_mib
+    say("== 6. virtio-blk driven by the test guest (guest.test=bench-blk, bench_mib=%d: "
+        "%d MiB of 4 KiB random I/O at queue depth 32, %d MiB of 1 MiB sequential I/O at depth 1)"
+        % (mib, mib, 4 * mib))
+    img = os.path.join(A.work, "blk.img")
+    size = A.blk_file_mib << 20
+    with open(img, "wb") as f:
+        chunk = bytes(range(256)) * 4096
+        for _ in range(size // len(chunk)):
+            f.write(chunk)
+    say("  backing file: %s, %d MiB (%s)" % (img, A.blk_file_mib, fs_type(img)))
+    dev = {}
+    act = {}
+    for engine in ("Sync", "Async"):
+        cfg = write_config(os.path.join(A.work, "blk-%s.json" % engine), A.testguest,
+                           "guest.test=bench-blk guest.sectors0=%d guest.bench_mib=%d"
+                           % (size // 512, mib),
+                           drives=[{"drive_id": "bench", "path_on_host": img,
+                                    "is_root_device": False, "is_read_only": False,
+                                    "io_engine": engine, "cache_type": "Unsafe"}])
+        r = Run([A.vmm, "--no-api", "--config-file", cfg, "--level", "Debug"], A.boot_timeout)
+        if r.status != 0 or "0 failed" not in r.text():
+            fail_run("bench-blk " + engine, r)
+            continue
+        _, m = r.first(r"io_uring ready in (\d+) us")
+        act[engine] = int(m.group(1)) if m else None
+        for ph, _, bs in PHASES:
+            tb, _ = r.first(r"guest: BENCH begin %s$" % ph)
+            te, m = r.first(r"guest: BENCH end %s ops=(\d+) bytes=(\d+)" % ph)
+            if tb is None or te is None:
+                continue
+            dev[(engine, ph)] = (int(m.group(1)), int(m.group(2)), te - tb)
+    host = {}
+    for ph, pat, bs in PHASES:
+        total = (mib << 20) if bs == 4096 else (mib << 22)
+        qd = min(32, (1 << 20) // bs)
+        for how in ("uring", "sync"):
+            out = subprocess.run([A.hostio, img, pat, str(bs), str(total), str(qd), how],
+                                 capture_output=True, text=True)
+            m = re.search(r"ops=(\d+) bytes=(\d+) ns=(\d+)", out.stdout)
+            if m:
+                host[(how, ph)] = (int(m.group(1)), int(m.group(2)), int(m.group(3)) / 1e9)
+            else:
+                say("  hostio %s %s failed: %s" % (pat, how, out.stderr.strip()))
+    say("  %-13s %-22s %10s %9s %9s" % ("pattern", "path", "req/s", "MB/s", "vs host"))
+    for ph, _, _ in PHASES:
+        base = host.get(("uring", ph))
+        rows = [("guest, Sync engine", dev.get(("Sync", ph))),
+                ("guest, Async engine", dev.get(("Async", ph))),
+                ("host io_uring (same QD)", base),
+                ("host pread/pwrite", host.get(("sync", ph)))]
+        for label, v in rows:
+            if not v:
+                say("  %-13s %-22s %10s" % (ph, label, "n/a"))
+                continue
+            ops, nbytes, secs = v
+            ratio = "%.0f%%" % (100 * (ops / secs) / (base[0] / base[2])) if base else "n/a"
+            say("  %-13s %-22s %10.0f %9.1f %9s" % (ph, label, ops / secs, nbytes / secs / 1e6, ratio))
+    say("  guest-side times run from the console line \"BENCH begin\" to \"BENCH end\" as they "
+        "reach the wrapper (serial output latency included)")
+    say("  goal: the Async (io_uring) engine within 80% of host direct I/O")
+    say("  drive activation (io_uring setup at DRIVER_OK, VMM debug log): %s; Sync engine: none"
+        % (fmt_us(act["Async"]) if act.get("Async") is not None else "n/a"))
+
+
+def fs_type(path):
+    try:
+        out = subprocess.run(["stat", "-f", "-c", "%T", path], capture_output=True, text=True)
+        return out.stdout.strip() or "?"
+    except OSError:
+        return "?"
+
+
+def which(name):
+    for d in os.environ.get("PATH", "/usr/bin:/bin").split(":"):
+        p = os.path.join(d, name)
+        if os.access(p, os.X_OK):
+            return p
+    return None
+
+
+def main():
+    global A
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--vmm", required=True)
+    ap.add_argument("--testguest", required=True)
+    ap.add_argument("--guest-dir", required=True)
+    ap.add_argument("--hostio", required=True)
+    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--boot-runs", type=int, default=1)
+    ap.add_argument("--boot-timeout", type=int, default=120)
+    ap.add_argument("--blk-mib", type=int, default=4)
+    ap.add_argument("--blk-file-mib", type=int, default=64)
+    ap.add_argument("--only", default="start,linux,qemu,blk")
+    A = ap.parse_args()
+    A.vmlinux = os.path.join(A.guest_dir, "vmlinux")
+    A.bzimage = os.path.join(A.guest_dir, "bzImage")
+    A.initrd = os.path.join(A.guest_dir, "initramfs.cpio")
+    A.qemu = which("qemu-system-x86_64")
+    only = A.only.split(",")
+    with tempfile.TemporaryDirectory(prefix="vmm-bench.") as A.work:
+        for part, fns in (("start", (bench_start, bench_mem_testguest)),
+                          ("linux", (bench_linux,)), ("qemu", (bench_qemu,)),
+                          ("blk", (bench_blk,))):
+            if part not in only:
+                continue
+            t = time.monotonic()
+            for fn in fns:
+                fn()
+            say("  (%s: %.0f s)" % (part, time.monotonic() - t))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
