@@ -51,3 +51,9 @@ $(O)/bench/blk_bench: bench/blk_bench.c $(O)/libvmm.a
 .PHONY: bench-blk
 bench-blk: $(O)/bench/blk_bench
 	$(O)/bench/blk_bench
+
+# virtio-net with the userspace TAP backend.
+VMM_LIB_SRCS += vmm/virtio/net.c vmm/net/tap.c
+NET_UNIT_TESTS := $(O)/tests/unit/test_net
+UNIT_TESTS += $(NET_UNIT_TESTS)
+$(NET_UNIT_TESTS): $(O)/libvmm.a $(O)/libapi.a
