@@ -23,6 +23,7 @@
 #include "vmm/vcpu.h"
 #include "vmm/virtio/blk.h"
 #include "vmm/virtio/mmio.h"
+#include "vmm/virtio/net.h"
 
 /* As Firecracker's defaults, but keeping the serial console and appending the user's args. */
 const char vm_default_cmdline[] = "console=ttyS0 reboot=k panic=1 pci=off "
@@ -227,6 +228,53 @@ too_long:
 	return -E2BIG;
 }
 
+static int vm_add_nets(struct vm *vm, const struct vm_config *cfg, char *cmdline, size_t size,
+		       struct config_err *err)
+{
+	struct virtio_mmio_env env = {
+		.mem = &vm->mem,
+		.loop = vm->loop,
+		.set_ioeventfd = vm_set_ioeventfd,
+		.ctx = vm,
+	};
+	char arg[128];
+	int r;
+
+	for (unsigned int i = 0; i < cfg->nnets && i < CONFIG_MAX_NETS; i++) {
+		const struct net_cfg *n = &cfg->nets[i];
+		uint64_t base = VIRTIO_MMIO_START + vm->next_virtio_slot * VIRTIO_MMIO_SIZE;
+		uint32_t gsi = IRQ_VIRTIO_FIRST + vm->next_virtio_slot;
+		struct virtio_mmio_dev *dev;
+		struct virtio_net *net;
+
+		if (gsi > IRQ_MAX) {
+			snprintf(err->msg, sizeof(err->msg), "too many devices for the interrupt lines");
+			return -ENOSPC;
+		}
+		r = virtio_net_create(&net, n, &env, base, err);
+		if (r)
+			return r;
+		vm->net[vm->nnet++] = net;
+		vm->next_virtio_slot++;
+		dev = virtio_net_mmio(net);
+		r = bus_register(&vm->mmio, base, VIRTIO_MMIO_SIZE, &virtio_mmio_bus_ops, dev);
+		if (!r)
+			r = kvm_irqfd(vm->vm_fd, virtio_mmio_irqfd(dev), gsi, true);
+		if (r) {
+			snprintf(err->msg, sizeof(err->msg), "network-interfaces %s: %s", n->iface_id,
+				 strerror(-r));
+			return r;
+		}
+		snprintf(arg, sizeof(arg), "virtio_mmio.device=4K@0x%llx:%u",
+			 (unsigned long long)base, gsi);
+		if (cmdline_append(cmdline, size, arg)) {
+			snprintf(err->msg, sizeof(err->msg), "kernel command line too long");
+			return -E2BIG;
+		}
+	}
+	return 0;
+}
+
 int vm_create(struct vm *vm, const struct vm_config *cfg, struct event_loop *loop,
 	      const struct vm_opts *opts, struct config_err *err)
 {
@@ -255,9 +303,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct event_loop *loo
 		return -EINVAL;
 	}
 	/* Accepted by the API contract but not built yet: refuse rather than boot without them. */
-	if (cfg->nnets || cfg->vsock.present || cfg->entropy.present) {
+	if (cfg->vsock.present || cfg->entropy.present) {
 		snprintf(err->msg, sizeof(err->msg), "%s: this device is not implemented yet",
-			 cfg->nnets ? "network-interfaces" : cfg->vsock.present ? "vsock" : "entropy");
+			 cfg->vsock.present ? "vsock" : "entropy");
 		return -ENOTSUP;
 	}
 	vm->nvcpus = mc->vcpu_count;
@@ -307,6 +355,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct event_loop *loo
 	/* Command line: defaults, devices, host workarounds, then the user's arguments. */
 	snprintf(vm->cmdline, sizeof(vm->cmdline), "%s", vm_default_cmdline);
 	r = vm_add_drives(vm, cfg, vm->cmdline, sizeof(vm->cmdline), err);
+	if (!r)
+		r = vm_add_nets(vm, cfg, vm->cmdline, sizeof(vm->cmdline), err);
 	if (r)
 		return r;
 	if ((vm->nested_compat && cmdline_append(vm->cmdline, sizeof(vm->cmdline),
@@ -414,6 +464,9 @@ void vm_destroy(struct vm *vm)
 	for (unsigned int i = 0; i < vm->nblk; i++)
 		virtio_blk_destroy(vm->blk[i]);
 	vm->nblk = 0;
+	for (unsigned int i = 0; i < vm->nnet; i++)
+		virtio_net_destroy(vm->net[i]);
+	vm->nnet = 0;
 	serial_destroy(vm->serial);
 	vm->serial = NULL;
 	i8042_destroy(vm->i8042);

@@ -57,6 +57,7 @@ struct serial;
 struct i8042;
 struct boot_timer;
 struct virtio_blk;
+struct virtio_net;
 
 enum vmm_thread_kind { VMM_THREAD_VCPU = 0, VMM_THREAD_VMM, VMM_THREAD_API };
 
@@ -91,6 +92,8 @@ struct vm {
 	unsigned int nblk;
 	struct virtio_blk *blk[CONFIG_MAX_DRIVES];
 	char blk_id[CONFIG_MAX_DRIVES][CONFIG_ID_MAX + 1];
+	unsigned int nnet;
+	struct virtio_net *net[CONFIG_MAX_NETS]; /* in network-interfaces order */
 	unsigned int next_virtio_slot;
 
 	/* Run control, shared with vCPU threads. */
