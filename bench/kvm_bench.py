@@ -255,6 +255,10 @@ def mem_report(r, what):
 
 
 def bench_mem_testguest():
+    say("  4. method: /proc/<pid>/status sampled every 2 ms and on every output line until the "
+        "VMM exits; peak = VmHWM (per-mm, so not the Python parent's RSS that ru_maxrss "
+        "inherits across fork+exec); guest RAM is a MAP_SHARED memfd, so the pages the guest "
+        "touched are RssShmem (max sampled; it falls to 0 when the VMM unmaps at exit)")
     cfg = write_config(os.path.join(A.work, "mem.json"), A.testguest, "guest.test=boot")
     r = Run(vmm(cfg), 120, sample_mem=True)
     if r.status != 0:
