@@ -24,6 +24,7 @@
 #include "vmm/virtio/blk.h"
 #include "vmm/virtio/mmio.h"
 #include "vmm/virtio/net.h"
+#include "vmm/virtio/rng.h"
 
 /* As Firecracker's defaults, but keeping the serial console and appending the user's args. */
 const char vm_default_cmdline[] = "console=ttyS0 reboot=k panic=1 pci=off "
@@ -160,15 +161,56 @@ static int vm_add_legacy_devices(struct vm *vm, struct config_err *err)
 	return 0;
 }
 
-static int vm_add_drives(struct vm *vm, const struct vm_config *cfg, char *cmdline, size_t size,
-			 struct config_err *err)
+/* The next free virtio-mmio window and its interrupt line. */
+static int vm_virtio_slot(struct vm *vm, uint64_t *base, uint32_t *gsi, struct config_err *err)
 {
-	struct virtio_mmio_env env = {
+	if (IRQ_VIRTIO_FIRST + vm->next_virtio_slot > IRQ_MAX) {
+		snprintf(err->msg, sizeof(err->msg), "too many devices for the interrupt lines");
+		return -ENOSPC;
+	}
+	*base = VIRTIO_MMIO_START + vm->next_virtio_slot * VIRTIO_MMIO_SIZE;
+	*gsi = IRQ_VIRTIO_FIRST + vm->next_virtio_slot;
+	vm->next_virtio_slot++;
+	return 0;
+}
+
+/* Put a created virtio-mmio device on the bus, wire its interrupt, announce it. */
+static int vm_attach_virtio(struct vm *vm, struct virtio_mmio_dev *dev, uint64_t base,
+			    uint32_t gsi, char *cmdline, size_t size, const char *what,
+			    struct config_err *err)
+{
+	char arg[64];
+	int r = bus_register(&vm->mmio, base, VIRTIO_MMIO_SIZE, &virtio_mmio_bus_ops, dev);
+
+	if (!r)
+		r = kvm_irqfd(vm->vm_fd, virtio_mmio_irqfd(dev), gsi, true);
+	if (r) {
+		snprintf(err->msg, sizeof(err->msg), "%s: %s", what, strerror(-r));
+		return r;
+	}
+	snprintf(arg, sizeof(arg), "virtio_mmio.device=4K@0x%llx:%u", (unsigned long long)base,
+		 gsi);
+	if (cmdline_append(cmdline, size, arg)) {
+		snprintf(err->msg, sizeof(err->msg), "kernel command line too long");
+		return -E2BIG;
+	}
+	return 0;
+}
+
+static struct virtio_mmio_env vm_virtio_env(struct vm *vm)
+{
+	return (struct virtio_mmio_env){
 		.mem = &vm->mem,
 		.loop = vm->loop,
 		.set_ioeventfd = vm_set_ioeventfd,
 		.ctx = vm,
 	};
+}
+
+static int vm_add_drives(struct vm *vm, const struct vm_config *cfg, char *cmdline, size_t size,
+			 struct config_err *err)
+{
+	struct virtio_mmio_env env = vm_virtio_env(vm);
 	const struct drive_cfg *order[CONFIG_MAX_DRIVES];
 	unsigned int n = 0;
 	char arg[128];
@@ -184,95 +226,81 @@ static int vm_add_drives(struct vm *vm, const struct vm_config *cfg, char *cmdli
 
 	for (unsigned int i = 0; i < n; i++) {
 		const struct drive_cfg *d = order[i];
-		uint64_t base = VIRTIO_MMIO_START + vm->next_virtio_slot * VIRTIO_MMIO_SIZE;
-		uint32_t gsi = IRQ_VIRTIO_FIRST + vm->next_virtio_slot;
 		struct virtio_blk *blk;
-		struct virtio_mmio_dev *dev;
+		uint64_t base;
+		uint32_t gsi;
 
-		if (gsi > IRQ_MAX) {
-			snprintf(err->msg, sizeof(err->msg), "too many devices for the interrupt lines");
-			return -ENOSPC;
-		}
+		r = vm_virtio_slot(vm, &base, &gsi, err);
+		if (r)
+			return r;
 		r = virtio_blk_create(&blk, d, &env, base, err);
 		if (r)
 			return r;
 		snprintf(vm->blk_id[vm->nblk], sizeof(vm->blk_id[0]), "%s", d->drive_id);
 		vm->blk[vm->nblk++] = blk;
-		vm->next_virtio_slot++;
-		dev = virtio_blk_mmio(blk);
-		r = bus_register(&vm->mmio, base, VIRTIO_MMIO_SIZE, &virtio_mmio_bus_ops, dev);
-		if (!r)
-			r = kvm_irqfd(vm->vm_fd, virtio_mmio_irqfd(dev), gsi, true);
-		if (r) {
-			snprintf(err->msg, sizeof(err->msg), "drive %s: %s", d->drive_id,
-				 strerror(-r));
+		r = vm_attach_virtio(vm, virtio_blk_mmio(blk), base, gsi, cmdline, size, d->drive_id,
+				     err);
+		if (r)
 			return r;
-		}
-		snprintf(arg, sizeof(arg), "virtio_mmio.device=4K@0x%llx:%u",
-			 (unsigned long long)base, gsi);
-		if (cmdline_append(cmdline, size, arg))
-			goto too_long;
 		if (d->is_root_device) {
 			if (d->partuuid)
 				snprintf(arg, sizeof(arg), "root=PARTUUID=%s", d->partuuid);
 			else
 				snprintf(arg, sizeof(arg), "root=/dev/vda");
 			if (cmdline_append(cmdline, size, arg) ||
-			    cmdline_append(cmdline, size, d->is_read_only ? "ro" : "rw"))
-				goto too_long;
+			    cmdline_append(cmdline, size, d->is_read_only ? "ro" : "rw")) {
+				snprintf(err->msg, sizeof(err->msg), "kernel command line too long");
+				return -E2BIG;
+			}
 		}
 	}
 	return 0;
-too_long:
-	snprintf(err->msg, sizeof(err->msg), "kernel command line too long");
-	return -E2BIG;
 }
 
 static int vm_add_nets(struct vm *vm, const struct vm_config *cfg, char *cmdline, size_t size,
 		       struct config_err *err)
 {
-	struct virtio_mmio_env env = {
-		.mem = &vm->mem,
-		.loop = vm->loop,
-		.set_ioeventfd = vm_set_ioeventfd,
-		.ctx = vm,
-	};
-	char arg[128];
+	struct virtio_mmio_env env = vm_virtio_env(vm);
 	int r;
 
 	for (unsigned int i = 0; i < cfg->nnets && i < CONFIG_MAX_NETS; i++) {
 		const struct net_cfg *n = &cfg->nets[i];
-		uint64_t base = VIRTIO_MMIO_START + vm->next_virtio_slot * VIRTIO_MMIO_SIZE;
-		uint32_t gsi = IRQ_VIRTIO_FIRST + vm->next_virtio_slot;
-		struct virtio_mmio_dev *dev;
 		struct virtio_net *net;
+		uint64_t base;
+		uint32_t gsi;
 
-		if (gsi > IRQ_MAX) {
-			snprintf(err->msg, sizeof(err->msg), "too many devices for the interrupt lines");
-			return -ENOSPC;
-		}
+		r = vm_virtio_slot(vm, &base, &gsi, err);
+		if (r)
+			return r;
 		r = virtio_net_create(&net, n, &env, base, err);
 		if (r)
 			return r;
 		vm->net[vm->nnet++] = net;
-		vm->next_virtio_slot++;
-		dev = virtio_net_mmio(net);
-		r = bus_register(&vm->mmio, base, VIRTIO_MMIO_SIZE, &virtio_mmio_bus_ops, dev);
-		if (!r)
-			r = kvm_irqfd(vm->vm_fd, virtio_mmio_irqfd(dev), gsi, true);
-		if (r) {
-			snprintf(err->msg, sizeof(err->msg), "network-interfaces %s: %s", n->iface_id,
-				 strerror(-r));
+		r = vm_attach_virtio(vm, virtio_net_mmio(net), base, gsi, cmdline, size, n->iface_id,
+				     err);
+		if (r)
 			return r;
-		}
-		snprintf(arg, sizeof(arg), "virtio_mmio.device=4K@0x%llx:%u",
-			 (unsigned long long)base, gsi);
-		if (cmdline_append(cmdline, size, arg)) {
-			snprintf(err->msg, sizeof(err->msg), "kernel command line too long");
-			return -E2BIG;
-		}
 	}
 	return 0;
+}
+
+static int vm_add_entropy(struct vm *vm, const struct vm_config *cfg, char *cmdline, size_t size,
+			  struct config_err *err)
+{
+	struct virtio_mmio_env env = vm_virtio_env(vm);
+	uint64_t base;
+	uint32_t gsi;
+	int r;
+
+	if (!cfg->entropy.present)
+		return 0;
+	r = vm_virtio_slot(vm, &base, &gsi, err);
+	if (!r)
+		r = virtio_rng_create(&vm->rng, &cfg->entropy, &env, base, err);
+	if (!r)
+		r = vm_attach_virtio(vm, virtio_rng_mmio(vm->rng), base, gsi, cmdline, size,
+				     "entropy", err);
+	return r;
 }
 
 int vm_create(struct vm *vm, const struct vm_config *cfg, struct event_loop *loop,
@@ -303,9 +331,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct event_loop *loo
 		return -EINVAL;
 	}
 	/* Accepted by the API contract but not built yet: refuse rather than boot without them. */
-	if (cfg->vsock.present || cfg->entropy.present) {
+	if (cfg->vsock.present) {
 		snprintf(err->msg, sizeof(err->msg), "%s: this device is not implemented yet",
-			 cfg->vsock.present ? "vsock" : "entropy");
+			 "vsock");
 		return -ENOTSUP;
 	}
 	vm->nvcpus = mc->vcpu_count;
@@ -357,6 +385,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct event_loop *loo
 	r = vm_add_drives(vm, cfg, vm->cmdline, sizeof(vm->cmdline), err);
 	if (!r)
 		r = vm_add_nets(vm, cfg, vm->cmdline, sizeof(vm->cmdline), err);
+	if (!r)
+		r = vm_add_entropy(vm, cfg, vm->cmdline, sizeof(vm->cmdline), err);
 	if (r)
 		return r;
 	if ((vm->nested_compat && cmdline_append(vm->cmdline, sizeof(vm->cmdline),
@@ -467,6 +497,8 @@ void vm_destroy(struct vm *vm)
 	for (unsigned int i = 0; i < vm->nnet; i++)
 		virtio_net_destroy(vm->net[i]);
 	vm->nnet = 0;
+	virtio_rng_destroy(vm->rng);
+	vm->rng = NULL;
 	serial_destroy(vm->serial);
 	vm->serial = NULL;
 	i8042_destroy(vm->i8042);

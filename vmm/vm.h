@@ -58,6 +58,7 @@ struct i8042;
 struct boot_timer;
 struct virtio_blk;
 struct virtio_net;
+struct virtio_rng;
 
 enum vmm_thread_kind { VMM_THREAD_VCPU = 0, VMM_THREAD_VMM, VMM_THREAD_API };
 
@@ -94,6 +95,7 @@ struct vm {
 	char blk_id[CONFIG_MAX_DRIVES][CONFIG_ID_MAX + 1];
 	unsigned int nnet;
 	struct virtio_net *net[CONFIG_MAX_NETS]; /* in network-interfaces order */
+	struct virtio_rng *rng; /* entropy device, if configured */
 	unsigned int next_virtio_slot;
 
 	/* Run control, shared with vCPU threads. */

@@ -31,8 +31,15 @@ user_space_checks() { # OUT
 
 echo "1. vmlinux + initramfs, 2 vCPUs, command from the kernel command line"
 write_config "$TMP/l1.json" "$GUEST/vmlinux" 256 2 \
-	"-- echo cpus=\$(grep -c ^processor /proc/cpuinfo) entropy=\$(cat /proc/sys/kernel/random/entropy_avail)" \
+	"-- echo cpus=\$(grep -c ^processor /proc/cpuinfo) hwrng=\$(cat /sys/class/misc/hw_random/rng_current) hwrng_bytes=\$(head -c 64 /dev/hwrng | wc -c)" \
 	"[]" "$GUEST/initramfs.cpio"
+# With an entropy device (virtio-rng).
+python3 - "$TMP/l1.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["entropy"] = {}
+json.dump(c, open(sys.argv[1], "w"))
+PY
 start=$(date +%s.%N)
 run_vmm "$t_boot" "$TMP/l1.out" --no-api --boot-timer --config-file "$TMP/l1.json"
 echo "  boot took $(echo "$(date +%s.%N) - $start" | bc) s"
@@ -46,6 +53,8 @@ expect "exits by reason logged" grep -q "VM exits by reason" "$TMP/l1.out"
 if [ "$kind" != nested-pvm ]; then
 	# With 2 vCPUs kernel lines may interleave with init's; these lines are written last.
 	expect "the command saw 2 CPUs" grep -q "cpus=2 " "$TMP/l1.out"
+	expect "the guest reads random bytes from the virtio-rng device" \
+		grep -q "hwrng=virtio_rng.0 hwrng_bytes=64" "$TMP/l1.out"
 	expect "the command's exit status was reported" grep -q "vmm-init: exit status 0" "$TMP/l1.out"
 	expect "boot timer signalled by the init" grep -q "Guest-boot-time" "$TMP/l1.out"
 fi

@@ -52,6 +52,10 @@ $(O)/bench/blk_bench: bench/blk_bench.c $(O)/libvmm.a
 bench-blk: $(O)/bench/blk_bench
 	$(O)/bench/blk_bench
 
+# virtio-rng (PUT /entropy).
+VMM_LIB_SRCS += vmm/virtio/rng.c
+UNIT_TESTS += $(O)/tests/unit/test_rng
+
 # virtio-net with the userspace TAP backend.
 VMM_LIB_SRCS += vmm/virtio/net.c vmm/net/tap.c
 NET_UNIT_TESTS := $(O)/tests/unit/test_net
