@@ -105,5 +105,6 @@ void test_mmio_hostile(void);
 void bench_blk(void);
 void test_spin(void);
 void test_echo(void);
+void test_net(void);
 
 #endif

@@ -148,6 +148,7 @@ static const struct {
 	{ "bench-blk", bench_blk },
 	{ "spin", test_spin },
 	{ "echo", test_echo },
+	{ "net", test_net },
 };
 
 static void user_main(void)
