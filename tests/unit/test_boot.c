@@ -54,6 +54,15 @@ static size_t make_elf(uint8_t *buf, uint64_t paddr, const uint8_t *code, size_t
 	return 0x1000 + len;
 }
 
+/* Unaligned little-endian reads, as the guest kernel does them. */
+static uint64_t rd(uint64_t gpa, size_t n)
+{
+	uint64_t v = 0;
+
+	memcpy(&v, ram + gpa, n);
+	return v;
+}
+
 static const uint8_t code[] = { 0xf4, 0xeb, 0xfd, 0x90 }; /* hlt; jmp .-1 */
 
 TEST(elf_valid)
@@ -241,11 +250,11 @@ TEST(bootparams_layout_and_e820)
 	CHECK_EQ(bootparams_setup(&mem, &k, &bi, &err), 0);
 	bp = (struct boot_params *)(ram + BOOT_ZERO_PAGE_ADDR);
 	/* Raw offsets, as the kernel reads them. */
-	CHECK_EQ(*(uint16_t *)(ram + BOOT_ZERO_PAGE_ADDR + 0x1fe), 0xaa55);
-	CHECK_EQ(*(uint32_t *)(ram + BOOT_ZERO_PAGE_ADDR + 0x202), 0x53726448);
-	CHECK_EQ(*(uint32_t *)(ram + BOOT_ZERO_PAGE_ADDR + 0x228), BOOT_CMDLINE_ADDR);
-	CHECK_EQ(*(uint32_t *)(ram + BOOT_ZERO_PAGE_ADDR + 0x218), 0x3000000);
-	CHECK_EQ(*(uint32_t *)(ram + BOOT_ZERO_PAGE_ADDR + 0x21c), 0x1234);
+	CHECK_EQ(rd(BOOT_ZERO_PAGE_ADDR + 0x1fe, 2), 0xaa55);
+	CHECK_EQ(rd(BOOT_ZERO_PAGE_ADDR + 0x202, 4), 0x53726448);
+	CHECK_EQ(rd(BOOT_ZERO_PAGE_ADDR + 0x228, 4), BOOT_CMDLINE_ADDR);
+	CHECK_EQ(rd(BOOT_ZERO_PAGE_ADDR + 0x218, 4), 0x3000000);
+	CHECK_EQ(rd(BOOT_ZERO_PAGE_ADDR + 0x21c, 4), 0x1234);
 	CHECK_EQ(ram[BOOT_ZERO_PAGE_ADDR + 0x210], 0xff);
 	CHECK_STR((char *)ram + BOOT_CMDLINE_ADDR, "console=ttyS0 reboot=k");
 	CHECK_EQ(bp->hdr.setup_data, BOOT_SETUP_DATA_ADDR);
@@ -351,13 +360,13 @@ TEST(boot_page_tables_and_gdt)
 
 	fresh_mem(MEM_SIZE);
 	CHECK_EQ(boot_tables_setup(&mem, &err), 0);
-	CHECK_EQ(*(uint64_t *)(ram + BOOT_PML4_ADDR), BOOT_PDPT_ADDR | 3);
+	CHECK_EQ(rd(BOOT_PML4_ADDR, 8), BOOT_PDPT_ADDR | 3);
 	pd = (uint64_t *)(ram + BOOT_PD_ADDR);
 	CHECK_EQ(pd[0], 0x83);
 	CHECK_EQ(pd[511], (511ULL << 21) | 0x83);
 	/* 64-bit code segment: L set, D clear, present, DPL 0. */
-	CHECK_EQ(*(uint64_t *)(ram + BOOT_GDT_ADDR + 8), 0x00af9b000000ffffULL);
-	CHECK_EQ(*(uint64_t *)(ram + BOOT_GDT_ADDR + 16), 0x00cf93000000ffffULL);
+	CHECK_EQ(rd(BOOT_GDT_ADDR + 8, 8), 0x00af9b000000ffffULL);
+	CHECK_EQ(rd(BOOT_GDT_ADDR + 16, 8), 0x00cf93000000ffffULL);
 }
 
 TEST(real_vmlinux_if_built)

@@ -51,6 +51,14 @@ TEST(identity_and_fill)
 	CHECK_EQ(len, 4096);
 	CHECK(!all_zero(drv_ptr(&drv, buf), 4096));
 	CHECK_EQ(virtio_rng_bytes(rng), 4096);
+	/* With EVENT_IDX the device must ask for the next kick (avail_event = 1), or a
+	 * driver that honours it (Linux) never kicks again. */
+	if (virtio_mmio_has_feature(drv.dev, VIRTIO_F_RING_EVENT_IDX)) {
+		uint16_t avail_event;
+
+		memcpy(&avail_event, drv_ptr(&drv, DRV_USED + 4 + 8ULL * drv.qsize), 2);
+		CHECK_EQ(avail_event, 1);
+	}
 	stop();
 }
 

@@ -65,17 +65,31 @@ static void process_queue(struct virtio_rng *rng)
 {
 	struct virtq *q = &rng->mmio.queues[0];
 	bool pushed = false;
+	unsigned int n = 0;
 
-	for (unsigned int n = 0; n < RNG_MAX_PER_PASS; n++) {
+	for (;;) {
 		struct virtq_chain c;
 		uint32_t len;
 		int r;
 
 		if (rate_limiter_blocked(&rng->rl))
 			break;
-		r = virtq_pop(q, &c);
-		if (r == 0)
+		if (n == RNG_MAX_PER_PASS) {
+			/* Yield to other events; the self-kick brings us back. */
+			virtio_mmio_kick_self(&rng->mmio, 0);
 			break;
+		}
+		r = virtq_pop(q, &c);
+		if (r == 0) {
+			/*
+			 * Empty: ask for the next kick (EVENT_IDX avail_event), then look once
+			 * more for a buffer added before the driver could see that.
+			 */
+			if (virtq_enable_notify(q))
+				continue;
+			break;
+		}
+		n++;
 		if (r == -EPROTO) {
 			virtio_mmio_needs_reset(&rng->mmio);
 			break;
@@ -97,8 +111,6 @@ static void process_queue(struct virtio_rng *rng)
 		metrics_inc(&rng->m[RNG_M_REQUESTS]);
 		virtq_push(q, c.head, len);
 		pushed = true;
-		if (n + 1 == RNG_MAX_PER_PASS)
-			virtio_mmio_kick_self(&rng->mmio, 0);
 	}
 	if (pushed && virtq_should_signal(q))
 		virtio_mmio_interrupt(&rng->mmio, VIRTIO_INT_USED);
@@ -106,6 +118,7 @@ static void process_queue(struct virtio_rng *rng)
 
 static void rng_queue_notify(struct virtio_mmio_dev *vdev, unsigned int qidx)
 {
+
 	process_queue(to_rng(vdev));
 }
 
