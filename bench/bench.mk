@@ -12,5 +12,5 @@ $(BENCH_HOSTIO): $(O)/bench/hostio.o
 
 .PHONY: bench
 bench: bins testguest guest $(BENCH_HOSTIO) $(O)/bench/blk_bench $(O)/bench/api_latency \
-		$(O)/jailer $(JAILER_PROBE)
+		$(BIN)/jailer $(JAILER_PROBE)
 	O=$(O) bench/run.sh

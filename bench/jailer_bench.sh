@@ -9,7 +9,7 @@
 set -u
 O=${O:-build/release}
 N=${1:-200}
-JAILER=$O/jailer PROBE=$O/tests/jailer/probe
+JAILER=$O/bin/jailer PROBE=$O/tests/jailer/probe
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
 [ -x "$JAILER" ] && [ -x "$PROBE" ] || { echo "build $JAILER and $PROBE first"; exit 1; }
 BASE=$(mktemp -d /tmp/jailer-bench.XXXXXX)

@@ -6,7 +6,7 @@
 # Usage: O=build/release tests/integration/test_jailer.sh   (or: make test-jailer)
 set -u
 O=${O:-build/release}
-JAILER=$O/jailer
+JAILER=$O/bin/jailer
 PROBE=$O/tests/jailer/probe
 if [ "$(id -u)" != 0 ]; then echo "SKIP: test_jailer needs root"; exit 77; fi
 for f in "$JAILER" "$PROBE"; do

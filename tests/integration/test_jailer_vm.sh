@@ -11,7 +11,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-JAILER=${JAILER:-$O/jailer}
+JAILER=${JAILER:-$O/bin/jailer}
 TH=${VMM_TESTHOOKS:-$O/bin/vmm-testhooks}
 UIDN=12345 GIDN=23456
 [ "$(id -u)" = 0 ] || skip "the jailer needs root"
