@@ -53,34 +53,37 @@ with open(result, "w") as out:
     for f in frames:
         out.write(f.hex() + "\n")
 PY
-python3 "$TMP/peer.py" $TAP "$TMP/peer.out" "$TMP/stop" "$TMP/ready" &
-peer=$!
-# Python starts slowly under TCG: the guest's frame must find the peer listening.
-for _ in $(seq 300); do [ -e "$TMP/ready" ] && break; sleep 0.1; done
-[ -e "$TMP/ready" ] || { fail "the raw-socket peer did not start"; finish; }
-
-cat >"$TMP/net.json" <<JSON
+# guest_run NAME TAP SLOT MAC NETS_JSON: the test guest on virtio-mmio slot SLOT, whose
+# interface has MAC and sits on TAP, with a raw-socket peer on TAP.
+guest_run() {
+	local name=$1 tap=$2 slot=$3 mac=$4 nets=$5 peer
+	rm -f "$TMP/stop" "$TMP/ready" "$TMP/peer.out"
+	python3 "$TMP/peer.py" "$tap" "$TMP/peer.out" "$TMP/stop" "$TMP/ready" &
+	peer=$!
+	# Python starts slowly under TCG: the guest's frame must find the peer listening.
+	for _ in $(seq 300); do [ -e "$TMP/ready" ] && break; sleep 0.1; done
+	[ -e "$TMP/ready" ] || { fail "$name: the raw-socket peer did not start"; return; }
+	cat >"$TMP/net.json" <<JSON
 {
-  "boot-source": {"kernel_image_path": "$TESTGUEST", "boot_args": "guest.test=net guest.mac=$((0x0600ac100002)) guest.netslot=0"},
+  "boot-source": {"kernel_image_path": "$TESTGUEST", "boot_args": "guest.test=net guest.mac=$((0x${mac//:/})) guest.netslot=$slot"},
   "machine-config": {"vcpu_count": 1, "mem_size_mib": 64},
   "drives": [],
-  "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "$TAP", "guest_mac": "$MAC"}]
+  "network-interfaces": $nets
 }
 JSON
-run_vmm ${NET_TEST_TIMEOUT:-120} "$TMP/net.out" --no-api --level Info --config-file "$TMP/net.json"
-touch "$TMP/stop"
-wait $peer
-
-if [ "$rc" -eq 0 ] && grep -q "guest: RESULT [1-9][0-9]* passed, 0 failed" "$TMP/net.out"; then
-	pass "guest: $(grep -o 'guest: RESULT.*' "$TMP/net.out")"
-else
-	fail "guest: exit $rc"
-	tail -25 "$TMP/net.out" | sed 's/^/      /'
-fi
-expect "the host received exactly one frame from the guest (the hostile chains were dropped)" \
-	test "$(head -1 "$TMP/peer.out" 2>/dev/null)" = 1
-expect "the guest's frame is intact: broadcast, from $MAC, payload 'guest-to-host 42'" \
-	python3 - "$TMP/peer.out" "$MAC" <<'PY'
+	run_vmm ${NET_TEST_TIMEOUT:-120} "$TMP/net.out" --no-api --level Info --config-file "$TMP/net.json"
+	touch "$TMP/stop"
+	wait $peer
+	if [ "$rc" -eq 0 ] && grep -q "guest: RESULT [1-9][0-9]* passed, 0 failed" "$TMP/net.out"; then
+		pass "$name: guest $(grep -o 'guest: RESULT.*' "$TMP/net.out")"
+	else
+		fail "$name: guest: exit $rc"
+		tail -25 "$TMP/net.out" | sed 's/^/      /'
+	fi
+	expect "$name: the host received exactly one frame from the guest (the hostile chains were dropped)" \
+		test "$(head -1 "$TMP/peer.out" 2>/dev/null)" = 1
+	expect "$name: the guest's frame is intact: broadcast, from $mac, payload 'guest-to-host 42'" \
+		python3 - "$TMP/peer.out" "$mac" <<'PY'
 import sys
 lines = open(sys.argv[1]).read().split()
 f = bytes.fromhex(lines[1])
@@ -88,10 +91,20 @@ mac = bytes.fromhex(sys.argv[2].replace(":", ""))
 sys.exit(0 if f[:6] == b"\xff" * 6 and f[6:12] == mac and f[14:30] == b"guest-to-host 42"
          and len(f) == 78 else 1)
 PY
+}
+
+guest_run "one interface" $TAP 0 $MAC \
+	"[{\"iface_id\": \"eth0\", \"host_dev_name\": \"$TAP\", \"guest_mac\": \"$MAC\"}]"
 expect "the VMM logged its backend choice" grep -q "userspace backend: /dev/vhost-net" "$TMP/net.out"
+# Two interfaces: the guest drives the second (slot 1) on its own TAP.
+"$IP" tuntap add dev vmtap1 mode tap
+echo 1 >/proc/sys/net/ipv6/conf/vmtap1/disable_ipv6 2>/dev/null || true
+"$IP" link set vmtap1 up
+guest_run "two interfaces, the second" vmtap1 1 06:00:ac:10:00:03 \
+	"[{\"iface_id\": \"eth0\", \"host_dev_name\": \"$TAP\", \"guest_mac\": \"$MAC\"}, {\"iface_id\": \"eth1\", \"host_dev_name\": \"vmtap1\", \"guest_mac\": \"06:00:ac:10:00:03\"}]"
 
 # A TAP that does not exist: the VMM refuses the configuration, and says which TAP.
-sed "s/\"$TAP\"/\"nosuchtap9\"/" "$TMP/net.json" >"$TMP/bad.json"
+sed "s/\"vmtap1\"/\"nosuchtap9\"/" "$TMP/net.json" >"$TMP/bad.json"
 run_vmm 30 "$TMP/bad.out" --no-api --config-file "$TMP/bad.json"
 expect "a missing TAP is a configuration error naming it (exit $rc)" \
 	bash -c "[ $rc -ne 0 ] && grep -q nosuchtap9 '$TMP/bad.out'"
