@@ -18,6 +18,7 @@
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -853,3 +854,198 @@ TEST(rx_rate_limited)
 {
 	in_netns(do_rx_rate_limit);
 }
+
+#ifdef NET_BENCH
+/*
+ * Throughput of the userspace backend on this host (no KVM: the fake guest above), with
+ * the cost of the same TAP I/O done directly as the peer. Built as test_net_bench by
+ * `make bench-net`; not part of the unit run.
+ */
+#define BENCH_FRAMES 20000
+
+static double secs(uint64_t ns)
+{
+	return (double)ns / 1e9;
+}
+
+/* Keep QSIZE/2 TX chains of len-byte frames in flight until n completed. */
+static uint64_t bench_tx(struct nett *t, uint32_t len, unsigned int n)
+{
+	uint8_t *f = malloc(len);
+	uint16_t slots = QSIZE / 2; /* two descriptors per chain */
+	unsigned int posted = 0, done = 0;
+	uint32_t id, l;
+	uint64_t t0;
+
+	make_frame(f, len, (const uint8_t[]){ 0x02, 0, 0, 0, 0, 1 }, 1);
+	t->d.next_buf = DRV_BUF;
+	for (uint16_t i = 0; i < slots; i++) {
+		uint64_t h = drv_alloc(&t->d, HDR), a = drv_alloc(&t->d, len);
+
+		memset(drv_ptr(&t->d, h), 0, HDR);
+		memcpy(drv_ptr(&t->d, a), f, len);
+		nq_desc(t, 1, (uint16_t)(2 * i), h, HDR, VIRTQ_DESC_F_NEXT, (uint16_t)(2 * i + 1));
+		nq_desc(t, 1, (uint16_t)(2 * i + 1), a, len, 0, 0);
+	}
+	t0 = util_now_ns();
+	for (uint16_t i = 0; i < slots && posted < n; i++, posted++)
+		nq_post(t, 1, (uint16_t)(2 * i));
+	kick(t, 1);
+	while (done < n && nq_next_used(t, 1, &id, &l)) {
+		done++;
+		if (posted < n) {
+			nq_post(t, 1, (uint16_t)id);
+			posted++;
+		}
+		/* A kick per 16 frames, as a driver batching under load would. */
+		if (done % 16 == 0 || posted == n)
+			kick(t, 1);
+	}
+	free(f);
+	return done == n ? util_now_ns() - t0 : 0;
+}
+
+/* The peer: the same frames written to the TAP directly, header included. */
+static uint64_t bench_tx_direct(uint32_t len, unsigned int n)
+{
+	struct ifreq ifr = { 0 };
+	uint8_t hdr[HDR] = { 0 }, *f = malloc(len);
+	struct iovec iov[2] = { { hdr, HDR }, { f, len } };
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC), hs = HDR;
+	uint64_t t0;
+	unsigned int done = 0;
+
+	make_frame(f, len, (const uint8_t[]){ 0x02, 0, 0, 0, 0, 1 }, 1);
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", "vtapbench1");
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETVNETHDRSZ, &hs) < 0)
+		return 0;
+	{
+		int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+		ifr.ifr_flags = IFF_UP;
+		ioctl(s, SIOCSIFFLAGS, &ifr);
+		close(s);
+	}
+	t0 = util_now_ns();
+	for (; done < n; done++)
+		if (writev(fd, iov, 2) != (ssize_t)(HDR + len))
+			break;
+	t0 = done == n ? util_now_ns() - t0 : 0;
+	close(fd);
+	free(f);
+	return t0;
+}
+
+/* RX: the host sends n frames in bursts of 32; the device fills recycled guest chains. */
+static uint64_t bench_rx(struct nett *t, uint32_t len, unsigned int n)
+{
+	uint8_t *f = malloc(len);
+	unsigned int sent = 0, got = 0;
+	uint32_t id, l;
+	uint64_t t0;
+
+	make_frame(f, len, guest_mac, 2);
+	/* A fresh ring: the last run left its buffers posted. */
+	if (net_setup(t, BASIC_FEATURES | (1ULL << VIRTIO_F_RING_INDIRECT_DESC)) < 0)
+		return 0;
+	t->d.next_buf = DRV_BUF;
+	for (uint16_t i = 0; i < QSIZE; i++) {
+		uint64_t b = drv_alloc(&t->d, 2048);
+
+		nq_desc(t, 0, i, b, 2048, VIRTQ_DESC_F_WRITE, 0);
+		nq_post(t, 0, i);
+	}
+	kick(t, 0);
+	t0 = util_now_ns();
+	while (got < n) {
+		for (int i = 0; i < 32 && sent < n && sent - got < QSIZE / 2; i++, sent++)
+			if (host_send(t, f, len) < 0)
+				break;
+		if (!nq_next_used(t, 0, &id, &l))
+			break;
+		got++;
+		nq_post(t, 0, (uint16_t)id);
+		if (got % 16 == 0)
+			kick(t, 0);
+	}
+	free(f);
+	return got == n ? util_now_ns() - t0 : 0;
+}
+
+/* The RX peer: the same sender, frames read from a TAP directly into one buffer. */
+static uint64_t bench_rx_direct(int pkt, uint32_t len, unsigned int n)
+{
+	struct ifreq ifr = { 0 };
+	uint8_t *f = malloc(len), buf[HDR + 2048];
+	int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC), hs = HDR, s;
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_halen = 6 };
+	unsigned int sent = 0, got = 0;
+	uint64_t t0;
+
+	make_frame(f, len, guest_mac, 2);
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", "vtapbench2");
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETVNETHDRSZ, &hs) < 0)
+		return 0;
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ifr.ifr_flags = IFF_UP;
+	ioctl(s, SIOCSIFFLAGS, &ifr);
+	close(s);
+	sll.sll_ifindex = (int)if_nametoindex("vtapbench2");
+	memcpy(sll.sll_addr, f, 6);
+	t0 = util_now_ns();
+	while (got < n) {
+		for (int i = 0; i < 32 && sent < n && sent - got < QSIZE / 2; i++, sent++)
+			if (sendto(pkt, f, len, 0, (struct sockaddr *)&sll, sizeof(sll)) != (ssize_t)len)
+				break;
+		if (read(fd, buf, sizeof(buf)) == (ssize_t)(HDR + len))
+			got++;
+		else if (errno != EAGAIN)
+			break;
+	}
+	t0 = got == n ? util_now_ns() - t0 : 0;
+	close(fd);
+	free(f);
+	return t0;
+}
+
+static void do_bench(void)
+{
+	static const uint32_t sizes[] = { 60, 1514, 9014 };
+	struct nett t;
+
+	CHECK(net_start(&t, BASIC_FEATURES | (1ULL << VIRTIO_F_RING_INDIRECT_DESC)) == 0);
+	/* The packet socket would queue every frame: bench without it. */
+	close(t.pkt);
+	t.pkt = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0); /* send-only, binds nothing */
+	printf("virtio-net userspace backend, %d frames each (fake guest, real TAP, this host)\n",
+	       BENCH_FRAMES);
+	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+		uint64_t dev = bench_tx(&t, sizes[i], BENCH_FRAMES);
+		uint64_t direct = bench_tx_direct(sizes[i], BENCH_FRAMES);
+
+		CHECK(dev && direct);
+		printf("  TX %5u B: device %8.0f frames/s %7.1f MB/s | writev to TAP directly %8.0f "
+		       "frames/s | device/direct time %.2f\n",
+		       sizes[i], BENCH_FRAMES / secs(dev), BENCH_FRAMES * sizes[i] / secs(dev) / 1e6,
+		       BENCH_FRAMES / secs(direct), (double)dev / (double)direct);
+	}
+	for (size_t i = 0; i < 2; i++) {
+		uint64_t dev = bench_rx(&t, sizes[i], BENCH_FRAMES);
+		uint64_t direct = bench_rx_direct(t.pkt, sizes[i], BENCH_FRAMES);
+
+		CHECK(dev && direct);
+		printf("  RX %5u B: device %8.0f frames/s %7.1f MB/s | read from TAP directly %8.0f "
+		       "frames/s | device/direct time %.2f (host sender in the same thread)\n",
+		       sizes[i], BENCH_FRAMES / secs(dev), BENCH_FRAMES * sizes[i] / secs(dev) / 1e6,
+		       BENCH_FRAMES / secs(direct), (double)dev / (double)direct);
+	}
+	net_stop(&t);
+}
+
+TEST(bench)
+{
+	in_netns(do_bench);
+}
+#endif
