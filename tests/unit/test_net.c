@@ -855,6 +855,85 @@ TEST(rx_rate_limited)
 	in_netns(do_rx_rate_limit);
 }
 
+/*
+ * Random descriptor tables on both queues while frames flow both ways: nothing may crash
+ * (run it under ASan), every completion must name a posted head with a sane length, and
+ * after a reset the device must work again.
+ */
+static void do_random_chains(void)
+{
+	struct nett t;
+	uint8_t f[600], got[2048];
+	uint64_t area;
+	uint32_t seed = 12345, id, len;
+
+	CHECK(net_start(&t, BASIC_FEATURES | (1ULL << VIRTIO_F_RING_INDIRECT_DESC)) == 0);
+	area = drv_alloc(&t.d, 1 << 20);
+	for (int round = 0; round < 200; round++) {
+		for (unsigned int qi = 0; qi < 2; qi++) {
+			for (uint16_t i = 0; i < QSIZE; i++) {
+				uint32_t r1, r2;
+
+				seed = seed * 1103515245 + 12345;
+				r1 = seed >> 8;
+				seed = seed * 1103515245 + 12345;
+				r2 = seed >> 8;
+				/* Mostly in RAM, sometimes past its end; any flags, any next. */
+				nq_desc(&t, qi, i,
+					(r1 & 7) ? area + (r1 % (1 << 20)) : DRV_RAM_SIZE - (r1 & 0xff),
+					(r2 & 3) ? r2 % 3000 : r2 % 100000, (uint16_t)(r2 >> 20 & 7),
+					(uint16_t)((r1 >> 20) % (QSIZE + 4)));
+			}
+			for (int k = 0; k < 4; k++) {
+				seed = seed * 1103515245 + 12345;
+				nq_post(&t, qi, (uint16_t)((seed >> 8) % QSIZE));
+			}
+			kick(&t, qi);
+		}
+		make_frame(f, 60 + (seed >> 8) % 540, guest_mac, (uint8_t)round);
+		host_send(&t, f, 60 + (seed >> 8) % 540);
+		drv_spin(&t.d, 1);
+		for (unsigned int qi = 0; qi < 2; qi++) {
+			while (nq_used_idx(&t, qi) != t.q[qi].used_seen) {
+				CHECK(nq_next_used(&t, qi, &id, &len));
+				CHECK(id < QSIZE);
+				CHECK(len <= (qi == 0 ? HDR + 600 : 0));
+			}
+		}
+		/* A corrupt ring (a head out of range) asks for a reset: give it one. */
+		if (drv_rd(&t.d, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET)
+			CHECK(net_setup(&t, BASIC_FEATURES) == 0);
+		/* Posted chains pile up unused: start over now and then. */
+		if (round % 8 == 7)
+			CHECK(net_setup(&t, BASIC_FEATURES | (1ULL << VIRTIO_F_RING_INDIRECT_DESC)) == 0);
+	}
+	{
+		struct virtio_net_stats st = stats(&t);
+
+		printf("  random: rx %llu bad %llu too big %llu, tx %llu bad %llu refused %llu\n",
+		       (unsigned long long)st.rx_packets, (unsigned long long)st.rx_bad_chains,
+		       (unsigned long long)st.rx_dropped_too_big, (unsigned long long)st.tx_packets,
+		       (unsigned long long)st.tx_dropped_bad, (unsigned long long)st.tx_dropped_tap);
+		CHECK(st.rx_bad_chains > 0 && st.tx_dropped_bad > 0);
+	}
+	/* Still a working device. */
+	CHECK(net_setup(&t, BASIC_FEATURES) == 0);
+	while (recv(t.pkt, got, sizeof(got), 0) > 0)
+		;
+	make_frame(f, 100, guest_mac, 1);
+	guest_tx(&t, 0, f, 100, NULL);
+	kick(&t, 1);
+	CHECK(nq_next_used(&t, 1, &id, &len));
+	CHECK_EQ(host_recv(&t, got, sizeof(got)), 100);
+	CHECK(!memcmp(got, f, 100));
+	net_stop(&t);
+}
+
+TEST(random_chains_survive)
+{
+	in_netns(do_random_chains);
+}
+
 #ifdef NET_BENCH
 /*
  * Throughput of the userspace backend on this host (no KVM: the fake guest above), with
