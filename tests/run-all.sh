@@ -87,6 +87,7 @@ suite_cmd() { # print the command lines of the KVM suite, one per test
 	for t in "${KVM_SUITE[@]}"; do
 		[ -x "tests/integration/${t#*:}" ] && echo "${t%%:*} tests/integration/${t#*:}"
 	done
+	# The device models under AddressSanitizer/UBSan with a real guest driving them.
 	echo "blk-guest-asan env O=$ROOT/build/asan VMM=$ROOT/build/asan/bin/vmm TESTGUEST=$ROOT/build/release/tests/guest/testguest.elf tests/integration/test_blk_guest.sh"
 }
 if [ -z "$why" ]; then
