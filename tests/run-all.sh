@@ -82,7 +82,7 @@ stage "tests that need KVM"
 . tests/integration/lib.sh >/dev/null 2>&1
 why=$(kvm_unusable_reason)
 KVM_SUITE=(vmm-boot:test_vmm_boot.sh blk-guest:test_blk_guest.sh linux-boot:test_linux_boot.sh
-	seccomp-vmm:test_seccomp_vmm.sh jailer-vm:test_jailer_vm.sh)
+	net-guest:test_net_guest.sh seccomp-vmm:test_seccomp_vmm.sh jailer-vm:test_jailer_vm.sh)
 suite_cmd() { # print the command lines of the KVM suite, one per test
 	for t in "${KVM_SUITE[@]}"; do
 		[ -x "tests/integration/${t#*:}" ] && echo "${t%%:*} tests/integration/${t#*:}"
