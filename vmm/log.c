@@ -138,3 +138,25 @@ void log_msg(enum log_level level, const char *file, int line, const char *fmt, 
 	}
 	pthread_mutex_unlock(&log_lock);
 }
+
+bool log_ratelimit_ok(struct log_ratelimit *rl)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	if (!rl->window_start_ns || now - rl->window_start_ns >= LOG_RL_INTERVAL_NS) {
+		if (rl->suppressed)
+			log_warn("%u similar messages suppressed", rl->suppressed);
+		rl->window_start_ns = now;
+		rl->in_window = 0;
+		rl->suppressed = 0;
+	}
+	if (rl->in_window < LOG_RL_BURST) {
+		rl->in_window++;
+		return true;
+	}
+	rl->suppressed++;
+	return false;
+}

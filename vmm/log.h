@@ -7,6 +7,7 @@
 #define VMM_LOG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 enum log_level { LOG_OFF = 0, LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG, LOG_TRACE };
 
@@ -24,6 +25,27 @@ void log_set_thread_name(const char *name);
 
 void log_msg(enum log_level level, const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/*
+ * Rate limiting for messages a guest can trigger at will (a hostile guest must not fill
+ * the host's log): at most LOG_RL_BURST lines per LOG_RL_INTERVAL_NS per state; the
+ * caller serialises access to the state (usually the device lock).
+ */
+#define LOG_RL_BURST 10
+#define LOG_RL_INTERVAL_NS (5ULL * 1000 * 1000 * 1000)
+struct log_ratelimit {
+	uint64_t window_start_ns;
+	unsigned int in_window;
+	unsigned int suppressed;
+};
+/* true if a line may be written now; logs how many were suppressed when a window ends. */
+bool log_ratelimit_ok(struct log_ratelimit *rl);
+
+#define log_warn_ratelimited(rl, ...)            \
+	do {                                     \
+		if (log_ratelimit_ok(rl))        \
+			log_warn(__VA_ARGS__);   \
+	} while (0)
 
 #define log_error(...) log_msg(LOG_ERROR, __FILE__, __LINE__, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __FILE__, __LINE__, __VA_ARGS__)

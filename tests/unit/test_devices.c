@@ -11,6 +11,7 @@
 #include "vmm/devices/i8042.h"
 #include "vmm/devices/serial.h"
 #include "vmm/kvm.h"
+#include "vmm/log.h"
 
 struct irq_log {
 	int level;
@@ -233,4 +234,15 @@ TEST(cpuid_topology)
 	cpuid_patch(c, 0, 1, false);
 	CHECK_EQ(c->entries[0].edx & (1u << 28), 0);
 	free(c);
+}
+
+TEST(guest_triggered_logging_is_rate_limited)
+{
+	struct log_ratelimit rl = { 0 };
+	unsigned int allowed = 0;
+
+	for (int i = 0; i < 1000; i++)
+		allowed += log_ratelimit_ok(&rl);
+	CHECK_EQ(allowed, LOG_RL_BURST);
+	CHECK_EQ(rl.suppressed, 1000 - LOG_RL_BURST);
 }

@@ -137,8 +137,9 @@ void virtio_mmio_needs_reset(struct virtio_mmio_dev *dev)
 {
 	if (dev->status & VIRTIO_STATUS_NEEDS_RESET)
 		return;
-	log_warn("virtio-mmio@%#llx: guest error, device needs reset",
-		 (unsigned long long)dev->base);
+	log_warn_ratelimited(&dev->guest_err_rl,
+			     "virtio-mmio@%#llx: guest error, device needs reset",
+			     (unsigned long long)dev->base);
 	dev->status |= VIRTIO_STATUS_NEEDS_RESET;
 	/* 2.1.2: the driver learns of NEEDS_RESET through a configuration notification. */
 	if (dev->status & VIRTIO_STATUS_DRIVER_OK)
@@ -193,8 +194,9 @@ static int activate(struct virtio_mmio_dev *dev)
 			continue;
 		/* Checked again: QueueReady was validated, but not against a later change. */
 		if (virtq_activate(q, dev->env.mem, event_idx) < 0) {
-			log_warn("virtio-mmio@%#llx: queue %u outside guest memory",
-				 (unsigned long long)dev->base, i);
+			log_warn_ratelimited(&dev->guest_err_rl,
+					     "virtio-mmio@%#llx: queue %u outside guest memory",
+					     (unsigned long long)dev->base, i);
 			return -EINVAL;
 		}
 	}

@@ -15,6 +15,7 @@
 
 #include "vmm/bus.h"
 #include "vmm/eventloop.h"
+#include "vmm/log.h"
 #include "vmm/virtio/queue.h"
 
 struct guest_mem;
@@ -132,6 +133,7 @@ struct virtio_mmio_dev {
 	uint64_t offered, acked;
 	bool activated;
 	bool activate_pending; /* ops->activate still to run on the VMM thread */
+	struct log_ratelimit guest_err_rl; /* guest-triggered warnings */
 
 	struct virtq queues[VIRTIO_MMIO_MAX_QUEUES];
 	struct virtio_mmio_kick kicks[VIRTIO_MMIO_MAX_QUEUES];
