@@ -6,6 +6,8 @@
 # else skipped with the reason. Ends with one line: "all: N passed, N failed, N skipped"
 # (unit test cases plus integration scripts).
 set -u
+# CI may start us without a standard input at all; QEMU's stdio console needs one.
+exec </dev/null
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 JOBS=${JOBS:-$(nproc)}
