@@ -123,7 +123,10 @@ static void serial_transmit(struct serial *s, uint8_t c)
 		serial_rx_push_locked(s, &c, 1);
 		return;
 	}
-	/* A console that cannot take output loses it; the guest never stalls on it. */
+	/*
+	 * A failed write loses the byte. A console that blocks (a full pipe nobody reads)
+	 * stalls this vCPU, as a slow UART would; the operator owns the reader.
+	 */
 	if (write(s->out_fd, &c, 1) == 1)
 		__atomic_add_fetch(&s->tx_bytes, 1, __ATOMIC_RELAXED);
 }
