@@ -28,6 +28,7 @@
 #include "vmm/seccomp/sigsys.h"
 #include "vmm/util.h"
 #include "vmm/virtio/blk.h"
+#include "vmm/virtio/net.h"
 #include "vmm/vm.h"
 
 #define DEFAULT_API_SOCK "/run/vmm.socket"
@@ -240,8 +241,14 @@ static int vmm_update_drive(void *opaque, const char *drive_id, const char *path
 static int vmm_update_net(void *opaque, const char *iface_id, const struct rate_limiter_cfg *rx,
 			  const struct rate_limiter_cfg *tx, struct config_err *err)
 {
-	snprintf(err->msg, sizeof(err->msg), "network-interfaces: not supported yet");
-	return -ENOTSUP;
+	struct vmm *v = opaque;
+
+	for (unsigned int i = 0; v->vm_created && i < v->vm.nnet; i++) {
+		if (!strcmp(virtio_net_id(v->vm.net[i]), iface_id))
+			return virtio_net_update(v->vm.net[i], rx, tx, err);
+	}
+	snprintf(err->msg, sizeof(err->msg), "iface_id %s: no such network interface", iface_id);
+	return -ENOENT;
 }
 
 /* The API thread parses hostile input: its filter goes on before it serves anything. */

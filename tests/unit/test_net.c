@@ -855,6 +855,103 @@ TEST(rx_rate_limited)
 	in_netns(do_rx_rate_limit);
 }
 
+/* Frames of the used ring of queue qi that arrive within about ms milliseconds. */
+static unsigned int used_within(struct nett *t, unsigned int qi, int ms)
+{
+	for (int i = 0; i < ms / 5; i++)
+		ev_loop_run_once(&t->d.loop, 5);
+	return (uint16_t)(nq_used_idx(t, qi) - t->q[qi].used_seen);
+}
+
+/*
+ * PATCH after boot: limiters of one frame per minute throttle both directions; lifting
+ * them lets the held-back frames through at once (the old timers are a minute away), and
+ * updating one direction leaves the other alone.
+ */
+static void do_rate_limit_update(void)
+{
+	struct nett t;
+	struct net_cfg cfg = { .iface_id = "eth0", .host_dev_name = tap_name };
+	struct rate_limiter_cfg slow = { .ops = { .present = true, .size = 1,
+						  .refill_time_ms = 60000 } };
+	struct rate_limiter_cfg none = { 0 };
+	struct config_err err = { { 0 } };
+	uint8_t f[200], got[2048];
+	uint64_t gpa[8];
+	uint32_t id, len;
+	uint64_t t0;
+
+	cfg.rx_rate_limiter = slow;
+	cfg.tx_rate_limiter = slow;
+	CHECK(net_start_cfg(&t, &cfg, BASIC_FEATURES) == 0);
+
+	/* TX: 3 frames, 1 goes. */
+	for (uint16_t i = 0; i < 3; i++) {
+		make_frame(f, sizeof(f), guest_mac, (uint8_t)i);
+		guest_tx(&t, (uint16_t)(3 * i), f, sizeof(f), NULL);
+	}
+	kick(&t, 1);
+	CHECK(nq_next_used(&t, 1, &id, &len));
+	CHECK_EQ(used_within(&t, 1, 100), 0);
+	CHECK(stats(&t).tx_throttled >= 1);
+
+	/* RX: 3 frames, 1 arrives; one waits in guest memory, one in the TAP. */
+	guest_rx_bufs(&t, 0, 8, 2048, gpa);
+	kick(&t, 0);
+	drv_spin(&t.d, 2);
+	for (int i = 0; i < 3; i++) {
+		make_frame(f, sizeof(f), guest_mac, (uint8_t)(10 + i));
+		CHECK(host_send(&t, f, sizeof(f)) == 0);
+	}
+	CHECK(nq_next_used(&t, 0, &id, &len));
+	CHECK_EQ(id, 0);
+	CHECK_EQ(used_within(&t, 0, 100), 0);
+	CHECK(stats(&t).rx_throttled >= 1);
+
+	/* TX only: RX stays throttled. */
+	t0 = util_now_ns();
+	CHECK_EQ(virtio_net_update(t.net, NULL, &none, &err), 0);
+	for (int i = 1; i < 3; i++) {
+		CHECK(nq_next_used(&t, 1, &id, &len));
+		CHECK_EQ(id, 3 * i);
+	}
+	for (int i = 0; i < 3; i++) {
+		make_frame(f, sizeof(f), guest_mac, (uint8_t)i);
+		CHECK_EQ(host_recv(&t, got, sizeof(got)), sizeof(f));
+		CHECK(!memcmp(got, f, sizeof(f)));
+	}
+	CHECK(util_now_ns() - t0 < 2000 * 1000000ULL);
+	CHECK_EQ(stats(&t).tx_packets, 3);
+	CHECK_EQ(used_within(&t, 0, 50), 0);
+
+	/* RX lifted: the held frame and the one the TAP kept arrive, in order. */
+	t0 = util_now_ns();
+	CHECK_EQ(virtio_net_update(t.net, &none, NULL, &err), 0);
+	for (int i = 1; i < 3; i++) {
+		uint8_t *p;
+
+		CHECK(nq_next_used(&t, 0, &id, &len));
+		CHECK_EQ(id, i);
+		CHECK_EQ(len, HDR + sizeof(f));
+		make_frame(f, sizeof(f), guest_mac, (uint8_t)(10 + i));
+		p = drv_ptr(&t.d, gpa[i]);
+		CHECK(!memcmp(p + HDR, f, sizeof(f)));
+	}
+	CHECK(util_now_ns() - t0 < 2000 * 1000000ULL);
+	/* And reading went back on: a new frame flows at once. */
+	make_frame(f, sizeof(f), guest_mac, 20);
+	CHECK(host_send(&t, f, sizeof(f)) == 0);
+	CHECK(nq_next_used(&t, 0, &id, &len));
+	CHECK_EQ(id, 3);
+	CHECK_EQ(stats(&t).rx_packets, 4);
+	net_stop(&t);
+}
+
+TEST(rate_limit_update_resumes)
+{
+	in_netns(do_rate_limit_update);
+}
+
 /*
  * Random descriptor tables on both queues while frames flow both ways: nothing may crash
  * (run it under ASan), every completion must name a posted head with a sane length, and

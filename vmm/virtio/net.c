@@ -671,6 +671,36 @@ void virtio_net_destroy(struct virtio_net *net)
 	free_net(net);
 }
 
+int virtio_net_update(struct virtio_net *net, const struct rate_limiter_cfg *rx,
+		      const struct rate_limiter_cfg *tx, struct config_err *err)
+{
+	(void)err; /* replacing buckets cannot fail */
+	pthread_mutex_lock(&net->mmio.lock);
+	if (rx)
+		rate_limiter_update(&net->rx_rl, rx);
+	if (tx)
+		rate_limiter_update(&net->tx_rl, tx);
+	/*
+	 * A throttled direction waits for its timer, which the old limiter may have armed for
+	 * long: kick the queue instead. process_rx() delivers the frame held back, then reads
+	 * the TAP until EAGAIN and turns EPOLLIN back on; process_tx() takes the chains left on
+	 * the ring. The stale timer later finds nothing to do.
+	 */
+	if (net->mmio.activated) {
+		if (rx)
+			virtio_mmio_kick_self(&net->mmio, RXQ);
+		if (tx)
+			virtio_mmio_kick_self(&net->mmio, TXQ);
+	}
+	pthread_mutex_unlock(&net->mmio.lock);
+	return 0;
+}
+
+const char *virtio_net_id(const struct virtio_net *net)
+{
+	return net->id;
+}
+
 void virtio_net_get_stats(struct virtio_net *net, struct virtio_net_stats *out)
 {
 	pthread_mutex_lock(&net->mmio.lock);

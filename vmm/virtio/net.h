@@ -44,6 +44,15 @@ struct virtio_mmio_dev *virtio_net_mmio(struct virtio_net *net);
 /* Off the loop, close the TAP, free (VMM thread, device off the bus). NULL is fine. */
 void virtio_net_destroy(struct virtio_net *net);
 
+/*
+ * Replace the RX and/or TX rate limiter (PATCH after boot; NULL keeps that one). Traffic
+ * the old limiter held back resumes at once under the new one. VMM thread. 0 or -errno.
+ */
+int virtio_net_update(struct virtio_net *net, const struct rate_limiter_cfg *rx,
+		      const struct rate_limiter_cfg *tx, struct config_err *err);
+/* The interface's iface_id. */
+const char *virtio_net_id(const struct virtio_net *net);
+
 /* A copy of the counters (takes the device lock). */
 void virtio_net_get_stats(struct virtio_net *net, struct virtio_net_stats *out);
 /* Whether the device stopped because its TAP went away. */
