@@ -17,10 +17,7 @@
 
 #define CONFIG_FILE_MAX (1024 * 1024)
 
-static void set_err(struct config_err *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void set_err(struct config_err *err, const char *fmt, ...)
+void config_err_set(struct config_err *err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -62,7 +59,7 @@ int config_json_load(const char *buf, size_t len, json_t **out, struct config_er
 
 	j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!j) {
-		set_err(err, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
+		config_err_set(err, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
 			jerr.text);
 		return -EINVAL;
 	}
@@ -81,7 +78,7 @@ static int check_fields(json_t *o, const char *pfx, const char *const *allowed,
 	json_t *v;
 
 	if (!json_is_object(o)) {
-		set_err(err, "%s: must be a JSON object", pfx);
+		config_err_set(err, "%s: must be a JSON object", pfx);
 		return -EINVAL;
 	}
 	json_object_foreach(o, key, v) {
@@ -94,11 +91,11 @@ static int check_fields(json_t *o, const char *pfx, const char *const *allowed,
 			continue;
 		for (size_t i = 0; unsupported && unsupported[i]; i++) {
 			if (!strcmp(key, unsupported[i])) {
-				set_err(err, "%s.%s: not supported", pfx, key);
+				config_err_set(err, "%s.%s: not supported", pfx, key);
 				return -EINVAL;
 			}
 		}
-		set_err(err, "%s.%.64s: unknown field", pfx, key);
+		config_err_set(err, "%s.%.64s: unknown field", pfx, key);
 		return -EINVAL;
 	}
 	return 0;
@@ -115,32 +112,32 @@ static int get_str(json_t *o, const char *pfx, const char *key, bool required, s
 	*out = NULL;
 	if (!v) {
 		if (required) {
-			set_err(err, "%s.%s: missing required field", pfx, key);
+			config_err_set(err, "%s.%s: missing required field", pfx, key);
 			return -EINVAL;
 		}
 		return 0;
 	}
 	if (!json_is_string(v)) {
-		set_err(err, "%s.%s: must be a string", pfx, key);
+		config_err_set(err, "%s.%s: must be a string", pfx, key);
 		return -EINVAL;
 	}
 	s = json_string_value(v);
 	len = json_string_length(v);
 	if (len == 0) {
-		set_err(err, "%s.%s: must not be empty", pfx, key);
+		config_err_set(err, "%s.%s: must not be empty", pfx, key);
 		return -EINVAL;
 	}
 	if (strlen(s) != len) {
-		set_err(err, "%s.%s: must not contain NUL", pfx, key);
+		config_err_set(err, "%s.%s: must not contain NUL", pfx, key);
 		return -EINVAL;
 	}
 	if (len > max) {
-		set_err(err, "%s.%s: longer than %zu bytes", pfx, key, max);
+		config_err_set(err, "%s.%s: longer than %zu bytes", pfx, key, max);
 		return -EINVAL;
 	}
 	*out = strdup(s);
 	if (!*out) {
-		set_err(err, "%s.%s: out of memory", pfx, key);
+		config_err_set(err, "%s.%s: out of memory", pfx, key);
 		return -ENOMEM;
 	}
 	return 0;
@@ -153,16 +150,16 @@ static int get_id(json_t *o, const char *pfx, const char *key, char id[CONFIG_ID
 	const char *s;
 
 	if (!v) {
-		set_err(err, "%s.%s: missing required field", pfx, key);
+		config_err_set(err, "%s.%s: missing required field", pfx, key);
 		return -EINVAL;
 	}
 	if (!json_is_string(v)) {
-		set_err(err, "%s.%s: must be a string", pfx, key);
+		config_err_set(err, "%s.%s: must be a string", pfx, key);
 		return -EINVAL;
 	}
 	s = json_string_value(v);
 	if (strlen(s) != json_string_length(v) || !config_id_valid(s)) {
-		set_err(err, "%s.%s: must be 1 to %d characters of [A-Za-z0-9_]", pfx, key,
+		config_err_set(err, "%s.%s: must be 1 to %d characters of [A-Za-z0-9_]", pfx, key,
 			CONFIG_ID_MAX);
 		return -EINVAL;
 	}
@@ -179,7 +176,7 @@ static int get_bool(json_t *o, const char *pfx, const char *key, bool *out,
 	if (!v)
 		return 0;
 	if (!json_is_boolean(v)) {
-		set_err(err, "%s.%s: must be a boolean", pfx, key);
+		config_err_set(err, "%s.%s: must be a boolean", pfx, key);
 		return -EINVAL;
 	}
 	*out = json_is_true(v);
@@ -195,18 +192,18 @@ static int get_uint(json_t *o, const char *pfx, const char *key, bool required, 
 
 	if (!v) {
 		if (required) {
-			set_err(err, "%s.%s: missing required field", pfx, key);
+			config_err_set(err, "%s.%s: missing required field", pfx, key);
 			return -EINVAL;
 		}
 		return 0;
 	}
 	if (!json_is_integer(v)) {
-		set_err(err, "%s.%s: must be an integer", pfx, key);
+		config_err_set(err, "%s.%s: must be an integer", pfx, key);
 		return -EINVAL;
 	}
 	n = json_integer_value(v);
 	if (n < 0 || (uint64_t)n < min || (uint64_t)n > max) {
-		set_err(err, "%s.%s: must be between %llu and %llu", pfx, key,
+		config_err_set(err, "%s.%s: must be between %llu and %llu", pfx, key,
 			(unsigned long long)min, (unsigned long long)max);
 		return -EINVAL;
 	}
@@ -237,7 +234,7 @@ static int get_enum(json_t *o, const char *pfx, const char *key, const char *con
 
 		snprintf(list + l, sizeof(list) - l, "%s\"%s\"", i ? ", " : "", names[i]);
 	}
-	set_err(err, "%s.%s: must be one of %s", pfx, key, list);
+	config_err_set(err, "%s.%s: must be one of %s", pfx, key, list);
 	return -EINVAL;
 }
 
@@ -392,7 +389,7 @@ int config_machine_parse(json_t *j, const char *pfx, bool partial, struct machin
 	/* CPU templates are deprecated in the contract; only "None" is meaningful here. */
 	tmpl = json_object_get(j, "cpu_template");
 	if (tmpl && !(json_is_string(tmpl) && !strcmp(json_string_value(tmpl), "None"))) {
-		set_err(err, "%s.cpu_template: not supported (only \"None\")", pfx);
+		config_err_set(err, "%s.cpu_template: not supported (only \"None\")", pfx);
 		return -EINVAL;
 	}
 	*out = m;
@@ -417,11 +414,11 @@ int config_machine_apply(struct vm_config *cfg, const struct machine_cfg *m, uns
 	if (fields & MACHINE_F_HUGE)
 		n.huge_pages = m->huge_pages;
 	if (n.smt && n.vcpu_count != 1 && n.vcpu_count % 2) {
-		set_err(err, "%s.vcpu_count: must be 1 or an even number when smt is enabled", pfx);
+		config_err_set(err, "%s.vcpu_count: must be 1 or an even number when smt is enabled", pfx);
 		return -EINVAL;
 	}
 	if (n.huge_pages == HUGE_PAGES_2M && n.mem_size_mib % 2) {
-		set_err(err, "%s.mem_size_mib: must be a multiple of 2 with 2M huge pages", pfx);
+		config_err_set(err, "%s.mem_size_mib: must be a multiple of 2 with 2M huge pages", pfx);
 		return -EINVAL;
 	}
 	cfg->machine = n;
@@ -458,7 +455,7 @@ int config_drive_parse(json_t *j, const char *pfx, struct drive_cfg *out,
 		return r;
 	root = json_object_get(j, "is_root_device");
 	if (!root) {
-		set_err(err, "%s.is_root_device: missing required field", pfx);
+		config_err_set(err, "%s.is_root_device: missing required field", pfx);
 		return -EINVAL;
 	}
 	if ((r = get_bool(j, pfx, "is_root_device", &d.is_root_device, err)) < 0)
@@ -505,7 +502,7 @@ int config_drive_apply(struct vm_config *cfg, struct drive_cfg *d, const char *p
 			struct drive_cfg *o = &cfg->drives[i];
 
 			if (o != slot && o->is_root_device) {
-				set_err(err,
+				config_err_set(err,
 					"%s.is_root_device: drive \"%s\" is already the root device",
 					pfx, o->drive_id);
 				return -EINVAL;
@@ -514,7 +511,7 @@ int config_drive_apply(struct vm_config *cfg, struct drive_cfg *d, const char *p
 	}
 	if (!slot) {
 		if (cfg->ndrives >= CONFIG_MAX_DRIVES) {
-			set_err(err, "%s: at most %d drives", pfx, CONFIG_MAX_DRIVES);
+			config_err_set(err, "%s: at most %d drives", pfx, CONFIG_MAX_DRIVES);
 			return -EINVAL;
 		}
 		slot = &cfg->drives[cfg->ndrives++];
@@ -606,12 +603,12 @@ int config_net_parse(json_t *j, const char *pfx, struct net_cfg *out,
 	if (mac) {
 		if (!json_is_string(mac) || json_string_length(mac) != 17 ||
 		    parse_mac(json_string_value(mac), n.guest_mac) < 0) {
-			set_err(err, "%s.guest_mac: must be a MAC address like \"06:00:ac:10:00:02\"",
+			config_err_set(err, "%s.guest_mac: must be a MAC address like \"06:00:ac:10:00:02\"",
 				pfx);
 			return -EINVAL;
 		}
 		if (n.guest_mac[0] & 1) {
-			set_err(err, "%s.guest_mac: must be a unicast address", pfx);
+			config_err_set(err, "%s.guest_mac: must be a unicast address", pfx);
 			return -EINVAL;
 		}
 		n.has_guest_mac = true;
@@ -650,19 +647,19 @@ int config_net_apply(struct vm_config *cfg, struct net_cfg *n, const char *pfx,
 		if (o == slot)
 			continue;
 		if (!strcmp(o->host_dev_name, n->host_dev_name)) {
-			set_err(err, "%s.host_dev_name: already used by interface \"%s\"", pfx,
+			config_err_set(err, "%s.host_dev_name: already used by interface \"%s\"", pfx,
 				o->iface_id);
 			return -EINVAL;
 		}
 		if (n->has_guest_mac && o->has_guest_mac && !memcmp(o->guest_mac, n->guest_mac, 6)) {
-			set_err(err, "%s.guest_mac: already used by interface \"%s\"", pfx,
+			config_err_set(err, "%s.guest_mac: already used by interface \"%s\"", pfx,
 				o->iface_id);
 			return -EINVAL;
 		}
 	}
 	if (!slot) {
 		if (cfg->nnets >= CONFIG_MAX_NETS) {
-			set_err(err, "%s: at most %d network interfaces", pfx, CONFIG_MAX_NETS);
+			config_err_set(err, "%s: at most %d network interfaces", pfx, CONFIG_MAX_NETS);
 			return -EINVAL;
 		}
 		slot = &cfg->nets[cfg->nnets++];
@@ -718,7 +715,7 @@ int config_vsock_parse(json_t *j, const char *pfx, struct vsock_cfg *out,
 		return r;
 	id = json_object_get(j, "vsock_id");
 	if (id && !json_is_string(id)) {
-		set_err(err, "%s.vsock_id: must be a string", pfx);
+		config_err_set(err, "%s.vsock_id: must be a string", pfx);
 		return -EINVAL;
 	}
 	/* CIDs 0-2 are reserved; the virtio config field is 64-bit but Linux uses 32. */
@@ -769,7 +766,7 @@ int config_logger_parse(json_t *j, const char *pfx, struct logger_cfg *out,
 	lv = json_object_get(j, "level");
 	if (lv) {
 		if (!json_is_string(lv) || log_level_parse(json_string_value(lv), &level) < 0) {
-			set_err(err,
+			config_err_set(err,
 				"%s.level: must be one of \"Error\", \"Warning\", \"Info\", "
 				"\"Debug\", \"Trace\", \"Off\"",
 				pfx);
@@ -839,7 +836,7 @@ static int parse_document(json_t *root, struct vm_config *c, struct config_err *
 	int r;
 
 	if (!json_is_object(root)) {
-		set_err(err, "configuration: must be a JSON object");
+		config_err_set(err, "configuration: must be a JSON object");
 		return -EINVAL;
 	}
 	if ((r = check_fields(root, "configuration", sections, unsupported, err)) < 0) {
@@ -868,7 +865,7 @@ static int parse_document(json_t *root, struct vm_config *c, struct config_err *
 	}
 	if ((s = json_object_get(root, "drives"))) {
 		if (!json_is_array(s)) {
-			set_err(err, "drives: must be an array");
+			config_err_set(err, "drives: must be an array");
 			return -EINVAL;
 		}
 		json_array_foreach(s, i, item) {
@@ -878,7 +875,7 @@ static int parse_document(json_t *root, struct vm_config *c, struct config_err *
 			if ((r = config_drive_parse(item, pfx, &d, err)) < 0)
 				return r;
 			if (config_find_drive(c, d.drive_id)) {
-				set_err(err, "%s.drive_id: duplicate id \"%s\"", pfx, d.drive_id);
+				config_err_set(err, "%s.drive_id: duplicate id \"%s\"", pfx, d.drive_id);
 				config_drive_free(&d);
 				return -EINVAL;
 			}
@@ -890,7 +887,7 @@ static int parse_document(json_t *root, struct vm_config *c, struct config_err *
 	}
 	if ((s = json_object_get(root, "network-interfaces"))) {
 		if (!json_is_array(s)) {
-			set_err(err, "network-interfaces: must be an array");
+			config_err_set(err, "network-interfaces: must be an array");
 			return -EINVAL;
 		}
 		json_array_foreach(s, i, item) {
@@ -900,7 +897,7 @@ static int parse_document(json_t *root, struct vm_config *c, struct config_err *
 			if ((r = config_net_parse(item, pfx, &n, err)) < 0)
 				return r;
 			if (config_find_net(c, n.iface_id)) {
-				set_err(err, "%s.iface_id: duplicate id \"%s\"", pfx, n.iface_id);
+				config_err_set(err, "%s.iface_id: duplicate id \"%s\"", pfx, n.iface_id);
 				config_net_free(&n);
 				return -EINVAL;
 			}
@@ -945,7 +942,7 @@ int config_parse_string(const char *json, size_t len, struct vm_config *cfg,
 	c = malloc(sizeof(*c));
 	if (!c) {
 		json_decref(root);
-		set_err(err, "out of memory");
+		config_err_set(err, "out of memory");
 		return -ENOMEM;
 	}
 	config_init(c);
@@ -970,7 +967,7 @@ int config_parse_file(const char *path, struct vm_config *cfg, struct config_err
 
 	r = util_read_file(path, CONFIG_FILE_MAX, &buf, &len);
 	if (r < 0) {
-		set_err(err, "%s: %s", path,
+		config_err_set(err, "%s: %s", path,
 			r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
 		return r;
 	}

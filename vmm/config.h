@@ -118,6 +118,10 @@ struct vm_config {
 	struct metrics_cfg metrics;
 };
 
+/* Format a message into err (NULL is allowed: nothing is written). */
+void config_err_set(struct config_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* Fill with defaults (1 vCPU, 128 MiB, nothing else). */
 void config_init(struct vm_config *cfg);
 void config_free(struct vm_config *cfg);

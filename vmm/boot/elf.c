@@ -2,7 +2,6 @@
 /* Uncompressed ELF vmlinux: load every PT_LOAD at its physical address. */
 #include <elf.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,17 +13,6 @@
 /* x86 COMMAND_LINE_SIZE (2048) including the terminating NUL. */
 #define ELF_CMDLINE_MAX 2047
 
-__attribute__((format(printf, 2, 3))) static int elf_fail(struct boot_err *err,
-							   const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 int elf_load(const struct guest_mem *m, const uint8_t *buf, size_t size,
 	     struct kernel_image *k, struct boot_err *err)
 {
@@ -33,20 +21,20 @@ int elf_load(const struct guest_mem *m, const uint8_t *buf, size_t size,
 	bool entry_found = false;
 
 	if (size < sizeof(eh))
-		return elf_fail(err, "kernel: truncated ELF header (%zu bytes)", size);
+		return boot_err_set(err, -EINVAL, "kernel: truncated ELF header (%zu bytes)", size);
 	memcpy(&eh, buf, sizeof(eh));
 	if (memcmp(eh.e_ident, ELFMAG, SELFMAG))
-		return elf_fail(err, "kernel: not an ELF file");
+		return boot_err_set(err, -EINVAL, "kernel: not an ELF file");
 	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB ||
 	    eh.e_machine != EM_X86_64)
-		return elf_fail(err, "kernel: not a little-endian x86-64 ELF");
+		return boot_err_set(err, -EINVAL, "kernel: not a little-endian x86-64 ELF");
 	if (eh.e_type != ET_EXEC)
-		return elf_fail(err, "kernel: ELF type %u is not an executable", eh.e_type);
+		return boot_err_set(err, -EINVAL, "kernel: ELF type %u is not an executable", eh.e_type);
 	if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phnum > ELF_MAX_PHDRS)
-		return elf_fail(err, "kernel: bad program header table (%u entries of %u bytes)",
+		return boot_err_set(err, -EINVAL, "kernel: bad program header table (%u entries of %u bytes)",
 				eh.e_phnum, eh.e_phentsize);
 	if (!util_range_ok(eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr), size))
-		return elf_fail(err, "kernel: program headers beyond end of file (truncated?)");
+		return boot_err_set(err, -EINVAL, "kernel: program headers beyond end of file (truncated?)");
 
 	/* Validate everything before copying anything. */
 	for (unsigned int i = 0; i < eh.e_phnum; i++) {
@@ -56,15 +44,15 @@ int elf_load(const struct guest_mem *m, const uint8_t *buf, size_t size,
 		if (ph.p_type != PT_LOAD)
 			continue;
 		if (ph.p_filesz > ph.p_memsz)
-			return elf_fail(err, "kernel: segment %u file size exceeds memory size", i);
+			return boot_err_set(err, -EINVAL, "kernel: segment %u file size exceeds memory size", i);
 		if (!util_range_ok(ph.p_offset, ph.p_filesz, size))
-			return elf_fail(err, "kernel: segment %u beyond end of file (truncated?)", i);
+			return boot_err_set(err, -EINVAL, "kernel: segment %u beyond end of file (truncated?)", i);
 		if (ph.p_paddr < BOOT_HIGH_MEMORY_START)
-			return elf_fail(err, "kernel: segment %u at 0x%llx is below 1 MiB", i,
+			return boot_err_set(err, -EINVAL, "kernel: segment %u at 0x%llx is below 1 MiB", i,
 					(unsigned long long)ph.p_paddr);
 		if (!guest_mem_ptr(m, ph.p_paddr, ph.p_memsz) ||
 		    ph.p_paddr + ph.p_memsz > MMIO_GAP_START)
-			return elf_fail(err,
+			return boot_err_set(err, -EINVAL,
 					"kernel: segment %u [0x%llx, +0x%llx) does not fit in guest "
 					"memory (%llu MiB): memory too small for the kernel",
 					i, (unsigned long long)ph.p_paddr,
@@ -82,9 +70,9 @@ int elf_load(const struct guest_mem *m, const uint8_t *buf, size_t size,
 		}
 	}
 	if (hi == 0)
-		return elf_fail(err, "kernel: no loadable segment");
+		return boot_err_set(err, -EINVAL, "kernel: no loadable segment");
 	if (!entry_found)
-		return elf_fail(err, "kernel: entry point 0x%llx is outside the loaded segments",
+		return boot_err_set(err, -EINVAL, "kernel: entry point 0x%llx is outside the loaded segments",
 				(unsigned long long)eh.e_entry);
 
 	for (unsigned int i = 0; i < eh.e_phnum; i++) {

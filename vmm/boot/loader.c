@@ -14,8 +14,7 @@
 #include "vmm/boot/layout.h"
 #include "vmm/util.h"
 
-__attribute__((format(printf, 3, 4))) static int boot_fail(struct boot_err *err, int e,
-							    const char *fmt, ...)
+int boot_err_set(struct boot_err *err, int e, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -32,7 +31,7 @@ int kernel_load_buffer(const struct guest_mem *m, const uint8_t *buf, size_t siz
 		return elf_load(m, buf, size, k, err);
 	if (size >= 0x206 && !memcmp(buf + 0x202, "HdrS", 4))
 		return bzimage_load(m, buf, size, k, err);
-	return boot_fail(err, -EINVAL, "kernel: not an ELF vmlinux nor a bzImage");
+	return boot_err_set(err, -EINVAL, "kernel: not an ELF vmlinux nor a bzImage");
 }
 
 /* Map a regular file read-only; *len 0 with a NULL map for an empty file. */
@@ -44,20 +43,20 @@ static int map_file(const char *what, const char *path, uint8_t **map, size_t *l
 	void *p;
 
 	if (fd < 0)
-		return boot_fail(err, -errno, "%s: cannot open %s: %s", what, path,
+		return boot_err_set(err, -errno, "%s: cannot open %s: %s", what, path,
 				 strerror(errno));
 	if (fstat(fd, &st) < 0)
-		return boot_fail(err, -errno, "%s: cannot stat %s: %s", what, path,
+		return boot_err_set(err, -errno, "%s: cannot stat %s: %s", what, path,
 				 strerror(errno));
 	if (!S_ISREG(st.st_mode))
-		return boot_fail(err, -EINVAL, "%s: %s is not a regular file", what, path);
+		return boot_err_set(err, -EINVAL, "%s: %s is not a regular file", what, path);
 	*len = (size_t)st.st_size;
 	*map = NULL;
 	if (!st.st_size)
 		return 0;
 	p = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (p == MAP_FAILED)
-		return boot_fail(err, -errno, "%s: cannot map %s: %s", what, path,
+		return boot_err_set(err, -errno, "%s: cannot map %s: %s", what, path,
 				 strerror(errno));
 	*map = p;
 	return 0;
@@ -73,7 +72,7 @@ int kernel_load_file(const struct guest_mem *m, const char *path, struct kernel_
 	if (r)
 		return r;
 	if (!len)
-		return boot_fail(err, -EINVAL, "kernel: %s is empty", path);
+		return boot_err_set(err, -EINVAL, "kernel: %s is empty", path);
 	r = kernel_load_buffer(m, map, len, k, err);
 	munmap(map, len);
 	return r;
@@ -89,15 +88,15 @@ int initrd_load_file(const struct guest_mem *m, const char *path, const struct k
 	size_t got = 0;
 
 	if (fd < 0)
-		return boot_fail(err, -errno, "initrd: cannot open %s: %s", path, strerror(errno));
+		return boot_err_set(err, -errno, "initrd: cannot open %s: %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		return boot_fail(err, -EINVAL, "initrd: %s is not a regular file", path);
+		return boot_err_set(err, -EINVAL, "initrd: %s is not a regular file", path);
 	if (!st.st_size)
-		return boot_fail(err, -EINVAL, "initrd: %s is empty", path);
+		return boot_err_set(err, -EINVAL, "initrd: %s is empty", path);
 	top = MIN(guest_mem_end(m), MMIO_GAP_START);
 	top = MIN(top, (uint64_t)k->initrd_addr_max + 1);
 	if ((uint64_t)st.st_size > top || ALIGN_DOWN(top - (uint64_t)st.st_size, 4096ULL) < k->end)
-		return boot_fail(err, -ENOMEM,
+		return boot_err_set(err, -ENOMEM,
 				 "initrd: %s (%lld bytes) does not fit between the kernel (ends "
 				 "at 0x%llx) and the top of low memory (0x%llx)",
 				 path, (long long)st.st_size, (unsigned long long)k->end,
@@ -105,7 +104,7 @@ int initrd_load_file(const struct guest_mem *m, const char *path, const struct k
 	at = ALIGN_DOWN(top - (uint64_t)st.st_size, 4096ULL);
 	dst = guest_mem_ptr(m, at, (uint64_t)st.st_size);
 	if (!dst)
-		return boot_fail(err, -ENOMEM, "initrd: no guest memory at 0x%llx",
+		return boot_err_set(err, -ENOMEM, "initrd: no guest memory at 0x%llx",
 				 (unsigned long long)at);
 	while (got < (size_t)st.st_size) {
 		ssize_t n = pread(fd, dst + got, (size_t)st.st_size - got, (off_t)got);
@@ -113,7 +112,7 @@ int initrd_load_file(const struct guest_mem *m, const char *path, const struct k
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return boot_fail(err, n < 0 ? -errno : -EIO, "initrd: short read of %s",
+			return boot_err_set(err, n < 0 ? -errno : -EIO, "initrd: short read of %s",
 					 path);
 		got += (size_t)n;
 	}
@@ -152,14 +151,14 @@ int bootparams_setup(const struct guest_mem *m, const struct kernel_image *k,
 	char *cmd;
 
 	if (!bp)
-		return boot_fail(err, -ENOMEM, "guest memory too small for boot structures");
+		return boot_err_set(err, -ENOMEM, "guest memory too small for boot structures");
 	if (cmdlen > k->cmdline_max || cmdlen >= BOOT_CMDLINE_MAX)
-		return boot_fail(err, -E2BIG,
+		return boot_err_set(err, -E2BIG,
 				 "kernel command line is %zu bytes, the kernel accepts at most %u",
 				 cmdlen, k->cmdline_max);
 	cmd = guest_mem_ptr(m, BOOT_CMDLINE_ADDR, cmdlen + 1);
 	if (!cmd)
-		return boot_fail(err, -ENOMEM, "guest memory too small for the command line");
+		return boot_err_set(err, -ENOMEM, "guest memory too small for the command line");
 	memcpy(cmd, bi->cmdline ? bi->cmdline : "", cmdlen + 1);
 
 	memset(bp, 0, sizeof(*bp));
@@ -185,7 +184,7 @@ int bootparams_setup(const struct guest_mem *m, const struct kernel_image *k,
 			guest_mem_ptr(m, BOOT_SETUP_DATA_ADDR, sizeof(*sd) + bi->rng_seed_len);
 
 		if (!sd || bi->rng_seed_len > BOOT_ZERO_PAGE_ADDR - BOOT_SETUP_DATA_ADDR - sizeof(*sd))
-			return boot_fail(err, -EINVAL, "RNG seed does not fit");
+			return boot_err_set(err, -EINVAL, "RNG seed does not fit");
 		sd->next = 0;
 		sd->type = SETUP_RNG_SEED;
 		sd->len = (uint32_t)bi->rng_seed_len;
@@ -217,7 +216,7 @@ int boot_tables_setup(const struct guest_mem *m, struct boot_err *err)
 	uint64_t *idt = guest_mem_ptr(m, BOOT_IDT_ADDR, 8);
 
 	if (!pml4 || !pdpt || !pd || !gdt || !idt)
-		return boot_fail(err, -ENOMEM, "guest memory too small for boot page tables");
+		return boot_err_set(err, -ENOMEM, "guest memory too small for boot page tables");
 	/* present | writable; PD entries add PS for 2 MiB pages. */
 	pml4[0] = BOOT_PDPT_ADDR | 0x3;
 	pdpt[0] = BOOT_PD_ADDR | 0x3;

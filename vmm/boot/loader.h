@@ -21,6 +21,10 @@ struct boot_err {
 	char msg[BOOT_ERR_MAX];
 };
 
+/* Format a message into err and return e (a -errno), for one-line error returns. */
+int boot_err_set(struct boot_err *err, int e, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 enum kernel_format { KERNEL_ELF = 1, KERNEL_BZIMAGE };
 
 struct kernel_image {

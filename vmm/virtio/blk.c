@@ -17,7 +17,6 @@
 #include <linux/fs.h>
 #include <limits.h>
 #include <liburing.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -123,18 +122,6 @@ struct virtio_blk {
 static struct virtio_blk *to_blk(struct virtio_mmio_dev *vdev)
 {
 	return vdev->priv;
-}
-
-__attribute__((format(printf, 2, 3))) static void set_err(struct config_err *err,
-							   const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
 }
 
 /* ---- backing file ---- */
@@ -808,7 +795,7 @@ int virtio_blk_create(struct virtio_blk **out, const struct drive_cfg *cfg,
 	int r;
 
 	if (!cfg->path_on_host) {
-		set_err(err, "drives.%s.path_on_host: missing", cfg->drive_id);
+		config_err_set(err, "drives.%s.path_on_host: missing", cfg->drive_id);
 		return -EINVAL;
 	}
 	blk = calloc(1, sizeof(*blk));
@@ -830,7 +817,7 @@ int virtio_blk_create(struct virtio_blk **out, const struct drive_cfg *cfg,
 	r = open_backing(cfg->path_on_host, blk->read_only, &blk->fd, &blk->capacity,
 			 &blk->can_punch);
 	if (r < 0) {
-		set_err(err, "drives.path_on_host: %s: %s", cfg->path_on_host, strerror(-r));
+		config_err_set(err, "drives.path_on_host: %s: %s", cfg->path_on_host, strerror(-r));
 		goto fail;
 	}
 	fill_config(blk);
@@ -853,7 +840,7 @@ int virtio_blk_create(struct virtio_blk **out, const struct drive_cfg *cfg,
 	return 0;
 fail:
 	if (err && !err->msg[0])
-		set_err(err, "drives.%s: %s", cfg->drive_id, strerror(-r));
+		config_err_set(err, "drives.%s: %s", cfg->drive_id, strerror(-r));
 	rate_limiter_destroy(&blk->rl);
 	if (blk->fd >= 0)
 		close(blk->fd);
@@ -878,7 +865,7 @@ int virtio_blk_update(struct virtio_blk *blk, const char *path_on_host,
 	if (path_on_host) {
 		r = open_backing(path_on_host, blk->read_only, &fd, &sectors, &punch);
 		if (r < 0) {
-			set_err(err, "drives.path_on_host: %s: %s", path_on_host, strerror(-r));
+			config_err_set(err, "drives.path_on_host: %s: %s", path_on_host, strerror(-r));
 			return r;
 		}
 	}

@@ -21,7 +21,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,18 +114,6 @@ struct virtio_net {
 static struct virtio_net *to_net(struct virtio_mmio_dev *vdev)
 {
 	return vdev->priv;
-}
-
-__attribute__((format(printf, 2, 3))) static void set_err(struct config_err *err,
-							   const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
 }
 
 static bool running(struct virtio_net *net, unsigned int qidx)
@@ -600,11 +587,11 @@ int virtio_net_create(struct virtio_net **out, const struct net_cfg *cfg,
 	int r;
 
 	if (!cfg->host_dev_name || !cfg->host_dev_name[0]) {
-		set_err(err, "network-interfaces.%s.host_dev_name: missing", cfg->iface_id);
+		config_err_set(err, "network-interfaces.%s.host_dev_name: missing", cfg->iface_id);
 		return -EINVAL;
 	}
 	if (cfg->mtu && (cfg->mtu < 68 || cfg->mtu > 65535)) {
-		set_err(err, "network-interfaces.%s.mtu: must be 68..65535", cfg->iface_id);
+		config_err_set(err, "network-interfaces.%s.mtu: must be 68..65535", cfg->iface_id);
 		return -EINVAL;
 	}
 	net = calloc(1, sizeof(*net));
@@ -623,7 +610,7 @@ int virtio_net_create(struct virtio_net **out, const struct net_cfg *cfg,
 
 	r = tap_open(cfg->host_dev_name, &net->tap_fd);
 	if (r < 0) {
-		set_err(err, "network-interfaces.%s: TAP %s: %s", cfg->iface_id,
+		config_err_set(err, "network-interfaces.%s: TAP %s: %s", cfg->iface_id,
 			cfg->host_dev_name, strerror(-r));
 		goto fail;
 	}
@@ -652,7 +639,7 @@ int virtio_net_create(struct virtio_net **out, const struct net_cfg *cfg,
 	return 0;
 fail:
 	if (err && !err->msg[0])
-		set_err(err, "network-interfaces.%s: %s", cfg->iface_id, strerror(-r));
+		config_err_set(err, "network-interfaces.%s: %s", cfg->iface_id, strerror(-r));
 	free_net(net);
 	return r;
 }
