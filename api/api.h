@@ -24,7 +24,7 @@
 #define API_MAX_CONNS 128 /* more are accepted and closed at once */
 #define API_IDLE_TIMEOUT_MS 60000 /* a connection with nothing to do is closed */
 #define API_REQUEST_TIMEOUT_MS 10000 /* first byte to last byte of a request */
-#define API_VMM_TIMEOUT_MS 10000 /* the VMM thread's answer */
+#define API_VMM_TIMEOUT_MS 60000 /* the VMM thread's answer (InstanceStart loads the kernel) */
 
 struct vmm_ops {
 	/* All called on the VMM thread; return 0 or -errno with err->msg filled. */
