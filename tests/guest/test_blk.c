@@ -216,7 +216,7 @@ void test_blk_hostile(void)
 	vq_kick(&d);
 	for (uint64_t i = 0; i < 100000000ULL; i++)
 		__asm__ volatile("pause");
-	check(true, "available index jump survived", NULL);
+	puts_serial("guest: info: available index jump survived (the host checks the VMM)\n");
 	recovered(&d, "device works after an available index jump");
 #undef RESET_CHAIN
 }
@@ -233,7 +233,7 @@ void test_mmio_hostile(void)
 		mmio_write32(base + off, 0xdeadbeef);
 		mmio_write8(base + off + 3, 0xff);
 	}
-	check(true, "garbage register accesses survived", NULL);
+	puts_serial("guest: info: garbage register accesses survived (the host checks the VMM)\n");
 
 	d.base = base;
 	vdev_reset(&d);
@@ -255,7 +255,7 @@ void test_mmio_hostile(void)
 	mmio_write32(base + VM_QUEUE_READY, 1);
 	mmio_write32(base + VM_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
 	mmio_write32(base + VM_QUEUE_NOTIFY, 0);
-	check(true, "bad queue size and addresses survived", NULL);
+	puts_serial("guest: info: bad queue size and addresses survived (the host checks the VMM)\n");
 	vdev_reset(&d);
 	check(mmio_read32(base + VM_STATUS) == 0, "reset clears the status", NULL);
 	check(vdev_init(&d, base, 2, 0, &vq0, 16), "device usable after the abuse", NULL);

@@ -84,5 +84,5 @@ void test_boot(void)
 
 	/* Boot timer: the VMM logs the boot time (the host test reads the log). */
 	mmio_write8(BOOT_TIMER_ADDR, 123);
-	check(true, "boot timer signalled", NULL);
+	puts_serial("guest: info: boot timer signalled (the host checks the VMM)\n");
 }
