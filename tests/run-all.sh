@@ -59,12 +59,7 @@ if ! make -j"$JOBS" all testguest vmm-testhooks unit-test-bins >"$log_dir/build.
 fi
 echo "ok"
 
-for mode in release asan; do
-	stage "unit tests ($mode)"
-	make -s BUILD=$mode unit-tests 2>&1 | tee "$log_dir/unit-$mode.log" | grep -E '^(FAIL|    FAIL|unit:|failing)|^    [^ ]+: [0-9]+ passed'
-	add_unit "unit-$mode" "$log_dir/unit-$mode.log" "${PIPESTATUS[0]}"
-done
-
+# Before the unit tests: the loader tests also load the real kernel images.
 stage "guest kernel and root filesystems (cached after the first build)"
 if make -s guest >"$log_dir/guest.log" 2>&1; then
 	echo "ok"
@@ -72,6 +67,12 @@ else
 	tail -n 40 "$log_dir/guest.log"
 	failed=$((failed + 1)); failures+=("make guest")
 fi
+
+for mode in release asan; do
+	stage "unit tests ($mode)"
+	make -s BUILD=$mode unit-tests 2>&1 | tee "$log_dir/unit-$mode.log" | grep -E '^(FAIL|    FAIL|unit:|failing)|^    [^ ]+: [0-9]+ passed'
+	add_unit "unit-$mode" "$log_dir/unit-$mode.log" "${PIPESTATUS[0]}"
+done
 
 stage "integration tests on this host"
 run_script rootfs-tools tests/integration/test_rootfs_tools.sh
