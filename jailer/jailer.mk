@@ -23,7 +23,8 @@ $(JAILER_PROBE): tests/jailer/probe.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -static -D_GNU_SOURCE $(WARN) -o $@ $<
 
-.PHONY: test-jailer bench-jailer
+.PHONY: test-jailer bench-jailer jailer-probe
+jailer-probe: $(JAILER_PROBE)
 test-jailer: $(BIN)/jailer $(JAILER_PROBE)
 	O=$(O) tests/integration/test_jailer.sh
 

@@ -50,7 +50,7 @@ run_script() { # LABEL COMMAND... (output shown and logged)
 }
 
 stage "build (release, ASAN/UBSan)"
-if ! make -j"$JOBS" all testguest vmm-testhooks unit-test-bins >"$log_dir/build.log" 2>&1 ||
+if ! make -j"$JOBS" all testguest vmm-testhooks jailer-probe unit-test-bins >"$log_dir/build.log" 2>&1 ||
 	! make -j"$JOBS" BUILD=asan all unit-test-bins >>"$log_dir/build.log" 2>&1; then
 	tail -n 40 "$log_dir/build.log"
 	echo "build failed"

@@ -10,7 +10,7 @@ set -u
 echo "bad input (no KVM needed: the kernel is loaded before KVM is opened)"
 good_cfg() { write_config "$TMP/$1.json" "$2" "${3:-128}" 1 "" "[]" "${4:-}"; }
 bad() { # bad NAME EXPECTED_MESSAGE CONFIG_FILE
-	run_vmm 20 "$TMP/$1.out" --no-api --no-seccomp --config-file "$3"
+	run_vmm 60 "$TMP/$1.out" --no-api --no-seccomp --config-file "$3"
 	if [ "$rc" -ne 0 ] && [ "$rc" -lt 124 ] && grep -q -- "$2" "$TMP/$1.out"; then
 		pass "$1: exit $rc, '$2'"
 	else
@@ -29,10 +29,12 @@ head -c 3000 "$TESTGUEST" >"$TMP/trunc.elf"
 good_cfg trunc "$TMP/trunc.elf"
 bad truncated-elf "beyond end of file" "$TMP/trunc.json"
 if [ -f "$GUEST/vmlinux" ]; then
-	good_cfg small "$GUEST/vmlinux" 8
+	# A local copy: the checkout may be on a slow shared filesystem (tests/kvmhost's 9p).
+	cp "$GUEST/vmlinux" "$TMP/vmlinux"
+	good_cfg small "$TMP/vmlinux" 8
 	bad memory-too-small "memory too small for the kernel" "$TMP/small.json"
 	head -c 200M /dev/zero >"$TMP/big.initrd"
-	good_cfg bigrd "$GUEST/vmlinux" 128 "$TMP/big.initrd"
+	good_cfg bigrd "$TMP/vmlinux" 128 "$TMP/big.initrd"
 	bad initrd-too-big "does not fit" "$TMP/bigrd.json"
 fi
 echo '{"boot-source": {"kernel_image_path": "x"' >"$TMP/badjson.json"
