@@ -39,7 +39,13 @@ struct api_conn {
 	bool sent_continue;
 	bool closing; /* close once out is flushed */
 	bool peer_eof;
+	bool lingering; /* answered and shut down for writing: dropping input until EOF */
+	uint64_t linger_start_ns;
+	uint64_t linger_bytes;
 };
+
+#define LINGER_MAX_BYTES (1024 * 1024)
+#define LINGER_MAX_NS (2ULL * 1000 * 1000 * 1000)
 
 struct api_server {
 	/* VMM-thread side. */
@@ -132,7 +138,7 @@ static int conn_update_events(struct api_server *s, struct api_conn *c)
 	uint32_t ev = 0;
 	struct epoll_event e;
 
-	if (!c->pending && !c->closing && !c->peer_eof && c->in.len < CONN_IN_MAX)
+	if (c->lingering || (!c->pending && !c->closing && !c->peer_eof && c->in.len < CONN_IN_MAX))
 		ev |= EPOLLIN | EPOLLRDHUP;
 	if (c->out.len)
 		ev |= EPOLLOUT;
@@ -266,8 +272,19 @@ static bool conn_flush(struct api_server *s, struct api_conn *c)
 		c->last_io_ns = util_now_ns();
 	}
 	if (!c->out.len && !c->pending && (c->closing || (c->peer_eof && !c->in.len))) {
-		conn_close(s, c);
-		return false;
+		/*
+		 * Lingering close: closing a Unix socket with unread data resets the peer,
+		 * and a client still sending (an oversized body) would lose the answer it is
+		 * owed. Stop writing, then read and drop its input, bounded in bytes and time.
+		 */
+		if (c->closing && !c->peer_eof && !c->lingering) {
+			shutdown(c->fd, SHUT_WR);
+			c->lingering = true;
+			c->linger_start_ns = util_now_ns();
+		} else if (!c->lingering || c->peer_eof) {
+			conn_close(s, c);
+			return false;
+		}
 	}
 	if (conn_update_events(s, c) < 0) {
 		conn_close(s, c);
@@ -279,6 +296,26 @@ static bool conn_flush(struct api_server *s, struct api_conn *c)
 static void conn_read(struct api_server *s, struct api_conn *c)
 {
 	char buf[16384];
+
+	if (c->lingering) {
+		for (int i = 0; i < 8; i++) {
+			ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				if (n == 0 || errno != EAGAIN)
+					c->peer_eof = true;
+				break;
+			}
+			c->linger_bytes += (uint64_t)n;
+			if (c->linger_bytes > LINGER_MAX_BYTES) {
+				c->peer_eof = true; /* enough: close (conn_flush) */
+				break;
+			}
+		}
+		return;
+	}
 
 	/* Bounded: at most one buffer's worth per wake-up, so one client cannot hog us. */
 	for (int i = 0; i < 8 && c->in.len < CONN_IN_MAX; i++) {
@@ -409,6 +446,10 @@ static void check_timeouts(struct api_server *s)
 			c->req_start_ns = 0;
 			conn_fault(c, 408, "request not received in time");
 			conn_flush(s, c);
+			continue;
+		}
+		if (c->lingering && now - c->linger_start_ns > LINGER_MAX_NS) {
+			conn_close(s, c);
 			continue;
 		}
 		/* Silent client, or one that stopped reading its answers. */
