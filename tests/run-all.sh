@@ -108,7 +108,8 @@ else
 cd "$(dirname "$0")/.."
 while read -r label cmd; do
 	echo "--- $label"
-	$cmd 2>&1
+	# Bounded: a test that hangs fails alone instead of stalling the suite.
+	timeout -k 10 1200 $cmd 2>&1
 	echo "KVM-SUITE-RESULT $label $?"
 done < build/kvm-suite.list
 SUITE
