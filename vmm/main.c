@@ -208,12 +208,15 @@ static int vmm_ctrl_alt_del(void *opaque, struct config_err *err)
 
 static void vmm_refresh_metrics(struct vmm *v)
 {
+	uint64_t first;
+
 	if (!v->vm_created)
 		return;
 	/* Racy reads of per-vCPU counters: fine for monitoring. */
 	vm_exit_stats(&v->vm, v->exits);
-	if (v->vm.vcpus[0].first_run_ns)
-		v->first_run_us = (v->vm.vcpus[0].first_run_ns - v->opts.process_start_ns) / 1000;
+	first = __atomic_load_n(&v->vm.vcpus[0].first_run_ns, __ATOMIC_RELAXED);
+	if (first)
+		v->first_run_us = (first - v->opts.process_start_ns) / 1000;
 	v->mvals[0] = v->setup_us;
 	v->mvals[1] = v->first_run_us;
 	memcpy(&v->mvals[2], v->exits, sizeof(v->exits));
@@ -555,12 +558,16 @@ out:
 		/* Join the vCPUs first so the counters are final. */
 		vm_stop_all(&v.vm);
 		vmm_refresh_metrics(&v);
-		log_info("VM exits by reason: io %llu, mmio %llu, hlt %llu, shutdown %llu, "
-			 "system_event %llu, internal_error %llu, intr %llu, other %llu",
-			 (unsigned long long)v.exits[0], (unsigned long long)v.exits[1],
-			 (unsigned long long)v.exits[2], (unsigned long long)v.exits[3],
-			 (unsigned long long)v.exits[4], (unsigned long long)v.exits[5],
-			 (unsigned long long)v.exits[6], (unsigned long long)v.exits[7]);
+		{
+			char line[256];
+			size_t n = 0;
+
+			for (unsigned int i = 0; i < EXIT_STAT_MAX && n < sizeof(line); i++)
+				n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s %llu",
+						      i ? ", " : "", vm_exit_stat_name(i),
+						      (unsigned long long)v.exits[i]);
+			log_info("VM exits by reason: %s", line);
+		}
 		log_info("first KVM_RUN %llu us after process start",
 			 (unsigned long long)v.first_run_us);
 		vm_destroy(&v.vm);

@@ -83,26 +83,6 @@ void *guest_mem_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len)
 	return NULL;
 }
 
-int guest_mem_read(const struct guest_mem *m, uint64_t gpa, void *dst, size_t len)
-{
-	const void *p = guest_mem_ptr(m, gpa, len);
-
-	if (!p)
-		return -EFAULT;
-	memcpy(dst, p, len);
-	return 0;
-}
-
-int guest_mem_write(const struct guest_mem *m, uint64_t gpa, const void *src, size_t len)
-{
-	void *p = guest_mem_ptr(m, gpa, len);
-
-	if (!p)
-		return -EFAULT;
-	memcpy(p, src, len);
-	return 0;
-}
-
 uint64_t guest_mem_end(const struct guest_mem *m)
 {
 	const struct guest_mem_region *r;

@@ -46,10 +46,6 @@ void guest_mem_destroy(struct guest_mem *m);
  */
 void *guest_mem_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len);
 
-/* Bounds-checked copies; 0 or -EFAULT. */
-int guest_mem_read(const struct guest_mem *m, uint64_t gpa, void *dst, size_t len);
-int guest_mem_write(const struct guest_mem *m, uint64_t gpa, const void *src, size_t len);
-
 /* Highest guest physical address of RAM + 1. */
 uint64_t guest_mem_end(const struct guest_mem *m);
 

@@ -382,7 +382,7 @@ static void *vcpu_thread(void *arg)
 		if (!vcpu_check_state(v))
 			break;
 		if (!v->first_run_ns)
-			v->first_run_ns = util_now_ns();
+			__atomic_store_n(&v->first_run_ns, util_now_ns(), __ATOMIC_RELAXED);
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;

@@ -50,7 +50,7 @@ struct vcpu {
 	pthread_t thread;
 	bool thread_started;
 	uint64_t exits[EXIT_STAT_MAX]; /* written by the vCPU thread, read after join */
-	uint64_t first_run_ns;
+	uint64_t first_run_ns; /* set once by the vCPU thread (atomic), read by the VMM thread */
 };
 
 struct serial;
@@ -113,7 +113,6 @@ struct vm {
 	void *on_stop_opaque;
 
 	uint64_t start_ns; /* vm_start() */
-	uint64_t first_run_ns; /* BSP's first KVM_RUN */
 	char cmdline[4096];
 };
 
