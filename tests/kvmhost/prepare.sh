@@ -97,8 +97,9 @@ BUSYBOX=bbroot/bin/busybox
 
 # --- modules, in load order ----------------------------------------------------------------
 # The channel to the host is virtio-9p over virtio-pci; tun is for tests of tap-backed
-# network devices; the rest is kvm + kvm_amd.
-WANT="virtio_pci 9pnet_virtio 9p tun kvm kvm-amd"
+# network devices; vhost_net and vhost_vsock give L1 /dev/vhost-net and /dev/vhost-vsock
+# (devtmpfs makes the nodes) for the kernel backends; the rest is kvm + kvm_amd.
+WANT="virtio_pci 9pnet_virtio 9p tun vhost_net vhost_vsock kvm kvm-amd"
 declare -A seen=()
 order=()
 add_mod() {	# add_mod RELPATH: dependencies first (modules.dep lists the full closure)
