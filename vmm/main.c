@@ -47,6 +47,7 @@ struct vmm {
 	struct ev_source sig_src;
 	uint64_t setup_us; /* process start to vCPU threads started */
 	uint64_t first_run_us; /* process start to the BSP's first KVM_RUN */
+	uint64_t start_call_ns; /* when InstanceStart reached the VMM thread */
 	uint64_t exits[EXIT_STAT_MAX];
 	struct metrics_group mgroup;
 	uint64_t mvals[2 + EXIT_STAT_MAX]; /* setup_us, first_run_us, exits */
@@ -141,6 +142,7 @@ static int vmm_instance_start(void *opaque, const struct vm_config *cfg, struct 
 		snprintf(err->msg, sizeof(err->msg), "the microVM is already running");
 		return -EALREADY;
 	}
+	v->start_call_ns = util_now_ns();
 	memset(&v->vm, 0, sizeof(v->vm));
 	v->vm.on_stop = vmm_on_vm_stop;
 	v->vm.on_stop_opaque = v;
@@ -304,6 +306,8 @@ static void usage(FILE *f)
 		"  --boot-timer           log the guest boot time when it writes to the boot timer\n"
 		"  --seccomp-filter FILE  install this BPF program on every thread instead\n"
 		"  --no-seccomp           no seccomp filtering (debugging only)\n"
+		"  --net-backend auto|vhost|userspace  virtio-net backend (default auto: vhost-net\n"
+		"                         when /dev/vhost-net opens and no rate limiter is set)\n"
 #ifdef VMM_TEST_HOOKS
 		"  --test-seccomp-trigger vcpu|vmm|api  (test build only) make a forbidden\n"
 		"                         syscall on that thread once its filter is on\n"
@@ -327,6 +331,7 @@ enum {
 	OPT_BOOT_TIMER,
 	OPT_SECCOMP_FILTER,
 	OPT_NO_SECCOMP,
+	OPT_NET_BACKEND,
 	OPT_VERSION,
 	OPT_HELP,
 	OPT_TEST_SECCOMP_TRIGGER,
@@ -377,6 +382,7 @@ int main(int argc, char **argv)
 		{ "boot-timer", no_argument, NULL, OPT_BOOT_TIMER },
 		{ "seccomp-filter", required_argument, NULL, OPT_SECCOMP_FILTER },
 		{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
+		{ "net-backend", required_argument, NULL, OPT_NET_BACKEND },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "help", no_argument, NULL, OPT_HELP },
 #ifdef VMM_TEST_HOOKS
@@ -443,6 +449,12 @@ int main(int argc, char **argv)
 			break;
 		case OPT_NO_SECCOMP:
 			no_seccomp = true;
+			break;
+		case OPT_NET_BACKEND:
+			if (virtio_net_set_backend(optarg)) {
+				fprintf(stderr, "vmm: --net-backend: auto, vhost or userspace\n");
+				return VMM_EXIT_USAGE;
+			}
 			break;
 		case OPT_VERSION:
 			printf("vmm %s\n", API_VMM_VERSION);
@@ -570,6 +582,11 @@ out:
 		}
 		log_info("first KVM_RUN %llu us after process start",
 			 (unsigned long long)v.first_run_us);
+		uint64_t first = __atomic_load_n(&v.vm.vcpus[0].first_run_ns, __ATOMIC_RELAXED);
+
+		if (first > v.start_call_ns)
+			log_info("first KVM_RUN %llu us after InstanceStart reached the VMM thread",
+				 (unsigned long long)((first - v.start_call_ns) / 1000));
 		vm_destroy(&v.vm);
 	}
 	if (metrics_configured()) {

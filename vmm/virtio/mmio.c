@@ -152,6 +152,24 @@ void virtio_mmio_kick_self(struct virtio_mmio_dev *dev, unsigned int qidx)
 		eventfd_write(dev->kicks[qidx].src.fd, 1);
 }
 
+int virtio_mmio_kick_fd(const struct virtio_mmio_dev *dev, unsigned int qidx)
+{
+	return qidx < dev->ops->num_queues ? dev->kicks[qidx].src.fd : -1;
+}
+
+int virtio_mmio_kick_to_device(struct virtio_mmio_dev *dev, unsigned int qidx, bool to_device)
+{
+	struct virtio_mmio_kick *k;
+
+	if (qidx >= dev->ops->num_queues)
+		return -EINVAL;
+	k = &dev->kicks[qidx];
+	if (!k->on_loop)
+		return -EBADF;
+	/* Muted rather than removed: the registration (and its cleanup) stays as it was. */
+	return ev_mod(dev->env.loop, &k->src, to_device ? 0 : EPOLLIN);
+}
+
 static void device_reset(struct virtio_mmio_dev *dev)
 {
 	/* The device first: its in-flight I/O may still point into the rings' buffers. */

@@ -168,4 +168,14 @@ static inline bool virtio_mmio_has_feature(const struct virtio_mmio_dev *dev, un
 /* Ask the loop to call queue_notify again for qidx (continue a long batch later). */
 void virtio_mmio_kick_self(struct virtio_mmio_dev *dev, unsigned int qidx);
 
+/*
+ * For a backend that polls kicks itself (vhost): the kick eventfd of queue qidx (the KVM
+ * ioeventfd of QueueNotify), and whether the event loop still watches it. With to_device
+ * the loop stops watching it, so queue_notify is no longer called for qidx and the kicks
+ * go to whoever polls the eventfd; without, the loop takes them again (device reset).
+ * Lock held; any thread. 0 or -errno.
+ */
+int virtio_mmio_kick_fd(const struct virtio_mmio_dev *dev, unsigned int qidx);
+int virtio_mmio_kick_to_device(struct virtio_mmio_dev *dev, unsigned int qidx, bool to_device);
+
 #endif

@@ -16,6 +16,16 @@
  * Guest chains are hostile: a chain the walker refuses, a chain of the wrong direction,
  * a too-short or oversized frame, or a header asking for an offload the guest did not
  * negotiate is dropped and counted; the chain goes back with length 0.
+ *
+ * vhost-net backend (net_vhost.c): picked at creation when /dev/vhost-net opens and no
+ * rate limiter is configured (the kernel cannot apply them), or as --net-backend says.
+ * At each activation the rings, once checked to lie in guest RAM, go to the kernel with
+ * the queues' kick eventfds, which the loop then stops watching; the VMM keeps the
+ * interrupt path (the call eventfd sets InterruptStatus and fires the irqfd) and turns a
+ * ring error vhost reports into DEVICE_NEEDS_RESET. A reset detaches the TAP from vhost
+ * before the transport forgets the rings; a rate limiter PATCHed in while vhost runs
+ * hands the rings over to the userspace path in place. The frame counters are the
+ * userspace path's: on vhost only vhost_irqs and vhost_ring_errors move.
  */
 #include "vmm/virtio/net.h"
 
@@ -25,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -32,6 +43,7 @@
 #include "vmm/net/tap.h"
 #include "vmm/rate_limiter.h"
 #include "vmm/util.h"
+#include "vmm/virtio/net_vhost.h"
 
 /* Feature bits (5.1.3). */
 #define NET_F_CSUM 0
@@ -56,6 +68,7 @@
 
 #define RXQ 0
 #define TXQ 1
+enum { net_ops_num_queues = 2 };
 
 #define ETH_HDR_LEN 14
 /* The largest frame either way: 64 KiB of IP payload plus Ethernet and VLAN headers. */
@@ -105,6 +118,13 @@ struct virtio_net {
 	struct ev_source rx_rl_src, tx_rl_src;
 	bool rx_rl_on_loop, tx_rl_on_loop;
 
+	/* vhost-net: open when the backend was chosen; running while it owns the rings. */
+	enum virtio_net_backend backend;
+	struct net_vhost vhost;
+	struct ev_source call_src, err_src;
+	bool call_on_loop, err_on_loop;
+	bool kicks_to_vhost; /* the loop no longer watches the kick eventfds */
+
 	struct virtio_net_stats stats;
 	struct virtq_chain chain; /* scratch for the walker */
 	struct iovec iov[VIRTQ_MAX_SEGS + 1]; /* + the RX truncation probe */
@@ -116,10 +136,29 @@ static struct virtio_net *to_net(struct virtio_mmio_dev *vdev)
 	return vdev->priv;
 }
 
+static enum virtio_net_backend default_backend = VIRTIO_NET_BACKEND_AUTO;
+
+/* Whether the userspace path moves frames on qidx now. */
 static bool running(struct virtio_net *net, unsigned int qidx)
 {
 	return net->mmio.activated && !net->tap_gone && net->mmio.queues[qidx].active &&
-	       !(net->mmio.status & VIRTIO_STATUS_NEEDS_RESET);
+	       !net->vhost.running && !(net->mmio.status & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+static bool rate_limited(const struct virtio_net *net)
+{
+	return net->rx_rl.bw.enabled || net->rx_rl.ops.enabled || net->tx_rl.bw.enabled ||
+	       net->tx_rl.ops.enabled;
+}
+
+/* Give the kicks back to the loop (vhost stopped). */
+static void kicks_to_loop(struct virtio_net *net)
+{
+	if (!net->kicks_to_vhost)
+		return;
+	for (unsigned int i = 0; i < net_ops_num_queues; i++)
+		virtio_mmio_kick_to_device(&net->mmio, i, false);
+	net->kicks_to_vhost = false;
 }
 
 /* Register the TAP for exactly these events (level-triggered). */
@@ -150,6 +189,8 @@ static void tap_lost(struct virtio_net *net, int err)
 	log_error("virtio-net %s: TAP %s gone (%s): device stopped", net->id, net->tap_name,
 		  strerror(-err));
 	net->tap_gone = true;
+	net_vhost_stop(&net->vhost, net_ops_num_queues, NULL);
+	kicks_to_loop(net);
 	/* A detached TAP polls EPOLLERR whatever it is watched for: off the loop it goes. */
 	if (net->tap_on_loop)
 		ev_del(net->mmio.env.loop, &net->tap_src);
@@ -464,6 +505,66 @@ static void tx_rl_event(void *opaque, uint32_t events)
 	pthread_mutex_unlock(&net->mmio.lock);
 }
 
+/* vhost used buffers and wants the driver interrupted (it applied EVENT_IDX already). */
+static void vhost_call_event(void *opaque, uint32_t events)
+{
+	struct virtio_net *net = opaque;
+	eventfd_t v;
+
+	(void)events;
+	if (eventfd_read(net->vhost.call_fd, &v) < 0)
+		return;
+	pthread_mutex_lock(&net->mmio.lock);
+	if (net->vhost.running && net->mmio.activated) {
+		net->stats.vhost_irqs++;
+		virtio_mmio_interrupt(&net->mmio, VIRTIO_INT_USED);
+	}
+	pthread_mutex_unlock(&net->mmio.lock);
+}
+
+/* vhost met a descriptor or ring it cannot use: the guest broke the device. */
+static void vhost_err_event(void *opaque, uint32_t events)
+{
+	struct virtio_net *net = opaque;
+	eventfd_t v;
+
+	(void)events;
+	if (eventfd_read(net->vhost.err_fd, &v) < 0)
+		return;
+	pthread_mutex_lock(&net->mmio.lock);
+	if (net->vhost.running) {
+		net->stats.vhost_ring_errors++;
+		log_warn_ratelimited(&net->mmio.guest_err_rl,
+				     "virtio-net %s: vhost-net refused a ring or descriptor", net->id);
+		net_vhost_stop(&net->vhost, net_ops_num_queues, NULL);
+		virtio_mmio_needs_reset(&net->mmio);
+	}
+	pthread_mutex_unlock(&net->mmio.lock);
+}
+
+/*
+ * A rate limiter arrived while vhost runs: take the rings back where vhost left them (its
+ * next avail index; the used index is in the ring) and carry on in userspace. Lock held.
+ */
+static void vhost_to_userspace(struct virtio_net *net)
+{
+	uint16_t bases[net_ops_num_queues];
+
+	net_vhost_stop(&net->vhost, net_ops_num_queues, bases);
+	for (unsigned int i = 0; i < net_ops_num_queues; i++) {
+		struct virtq *q = &net->mmio.queues[i];
+
+		if (!q->active)
+			continue;
+		q->last_avail = bases[i];
+		q->used_idx = __atomic_load_n(&q->used[1], __ATOMIC_ACQUIRE);
+		q->signalled_valid = false;
+	}
+	kicks_to_loop(net);
+	log_info("virtio-net %s: rate limiter set: vhost-net stopped, userspace backend until "
+		 "the next reset", net->id);
+}
+
 /* ---- transport callbacks ---- */
 
 static uint64_t net_features(struct virtio_mmio_dev *vdev)
@@ -486,6 +587,49 @@ static void net_config_read(struct virtio_mmio_dev *vdev, uint32_t off, uint8_t 
 			    uint32_t len)
 {
 	memcpy(data, (const uint8_t *)&to_net(vdev)->config + off, len);
+}
+
+/*
+ * Hand both rings to vhost. -EINVAL: a ring outside guest RAM (the guest's fault: needs
+ * reset); other errors leave the userspace path in charge (unless vhost was forced).
+ */
+static int vhost_activate(struct virtio_net *net)
+{
+	struct virtio_mmio_dev *vdev = &net->mmio;
+	int kicks[net_ops_num_queues];
+	uint64_t features;
+	int r;
+
+	for (unsigned int i = 0; i < net_ops_num_queues; i++) {
+		if (!vdev->queues[i].active)
+			return -ENXIO; /* vhost runs both queues; the userspace path copes */
+		/* vhost sees host addresses only: what they point to is checked here. */
+		if (!net_vhost_ring_ok(&vdev->queues[i], vdev->env.mem)) {
+			log_warn_ratelimited(&vdev->guest_err_rl,
+					     "virtio-net %s: queue %u outside guest RAM", net->id, i);
+			return -EINVAL;
+		}
+		kicks[i] = virtio_mmio_kick_fd(vdev, i);
+	}
+	r = net_vhost_features(&net->vhost, vdev->acked, &features);
+	if (r < 0)
+		return r;
+	for (unsigned int i = 0; i < net_ops_num_queues; i++)
+		virtio_mmio_kick_to_device(vdev, i, true);
+	net->kicks_to_vhost = true;
+	tap_watch(net, 0); /* vhost reads the TAP; EPOLLERR still tells us it is gone */
+	r = net_vhost_start(&net->vhost, vdev->env.mem, features, vdev->queues, kicks,
+			    net_ops_num_queues, net->tap_fd);
+	if (r < 0) {
+		kicks_to_loop(net);
+		return r;
+	}
+	/* Kicks that came before DRIVER_OK went to the loop: let vhost look at the rings. */
+	for (unsigned int i = 0; i < net_ops_num_queues; i++)
+		virtio_mmio_kick_self(vdev, i);
+	log_debug("virtio-net %s: vhost-net running, vhost features %#llx", net->id,
+		  (unsigned long long)features);
+	return 0;
 }
 
 static int net_activate(struct virtio_mmio_dev *vdev)
@@ -511,6 +655,20 @@ static int net_activate(struct virtio_mmio_dev *vdev)
 	}
 	log_debug("virtio-net %s: active, features %#llx, TAP offloads %#x", net->id,
 		  (unsigned long long)vdev->acked, off);
+	if (net->vhost.fd >= 0 && !rate_limited(net)) {
+		r = vhost_activate(net);
+		if (r == 0)
+			return 0;
+		if (r == -EINVAL || net->backend == VIRTIO_NET_BACKEND_VHOST) {
+			log_error("virtio-net %s: vhost-net: %s", net->id, strerror(-r));
+			return r;
+		}
+		log_warn("virtio-net %s: vhost-net: %s: userspace backend until the next reset",
+			 net->id, strerror(-r));
+	} else if (net->vhost.fd >= 0) {
+		log_info("virtio-net %s: rate limiter set: userspace backend until the next reset",
+			 net->id);
+	}
 	tap_set_reading(net, true);
 	return 0;
 }
@@ -519,7 +677,11 @@ static void net_reset(struct virtio_mmio_dev *vdev)
 {
 	struct virtio_net *net = to_net(vdev);
 
-	/* Nothing is in flight outside the VMM thread: forgetting state is enough. */
+	/* The kernel lets go of the rings before the transport forgets them (a vCPU thread:
+	   one ioctl per queue, which waits for the vhost worker). */
+	net_vhost_stop(&net->vhost, net_ops_num_queues, NULL);
+	kicks_to_loop(net);
+	/* Nothing else is in flight outside the VMM thread: forgetting state is enough. */
 	net->rx_pending = false;
 	net->tx_wait_out = false;
 	tap_watch(net, 0);
@@ -537,7 +699,7 @@ static void net_queue_notify(struct virtio_mmio_dev *vdev, unsigned int qidx)
 
 static const struct virtio_dev_ops net_ops = {
 	.device_id = VIRTIO_ID_NET,
-	.num_queues = 2,
+	.num_queues = net_ops_num_queues,
 	.features = net_features,
 	.config_len = sizeof(struct net_config),
 	.config_read = net_config_read,
@@ -568,13 +730,53 @@ static void del_srcs(struct virtio_net *net, struct event_loop *loop)
 		ev_del(loop, &net->rx_rl_src);
 	if (net->tx_rl_on_loop)
 		ev_del(loop, &net->tx_rl_src);
+	if (net->call_on_loop)
+		ev_del(loop, &net->call_src);
+	if (net->err_on_loop)
+		ev_del(loop, &net->err_src);
 	net->tap_on_loop = net->rx_rl_on_loop = net->tx_rl_on_loop = false;
+	net->call_on_loop = net->err_on_loop = false;
+}
+
+/* Open vhost-net unless the backend choice or a rate limiter says otherwise; log why. */
+static int pick_backend(struct virtio_net *net, struct config_err *err)
+{
+	const char *why;
+	int r;
+
+	if (net->backend == VIRTIO_NET_BACKEND_USERSPACE) {
+		why = "not used (--net-backend userspace)";
+	} else if (rate_limited(net)) {
+		if (net->backend == VIRTIO_NET_BACKEND_VHOST) {
+			config_err_set(err, "network-interfaces.%s: rate limiters need the "
+				       "userspace backend (--net-backend vhost)", net->id);
+			return -EINVAL;
+		}
+		why = "not used (rate limiters need the userspace backend)";
+	} else {
+		r = net_vhost_open(&net->vhost);
+		if (r == 0) {
+			log_info("virtio-net %s: vhost-net backend (TAP %s)", net->id, net->tap_name);
+			return 0;
+		}
+		if (net->backend == VIRTIO_NET_BACKEND_VHOST) {
+			config_err_set(err, "network-interfaces.%s: /dev/vhost-net: %s "
+				       "(--net-backend vhost)", net->id, strerror(-r));
+			return r;
+		}
+		why = strerror(-r);
+	}
+	log_info("virtio-net %s: TAP %s, userspace backend: /dev/vhost-net: %s", net->id,
+		 net->tap_name, why);
+	return 0;
 }
 
 static void free_net(struct virtio_net *net)
 {
 	rate_limiter_destroy(&net->rx_rl);
 	rate_limiter_destroy(&net->tx_rl);
+	net_vhost_stop(&net->vhost, net_ops_num_queues, NULL);
+	net_vhost_close(&net->vhost);
 	if (net->tap_fd >= 0)
 		close(net->tap_fd);
 	free(net);
@@ -599,6 +801,8 @@ int virtio_net_create(struct virtio_net **out, const struct net_cfg *cfg,
 		return -ENOMEM;
 	net->tap_fd = -1;
 	net->rx_rl.timerfd = net->tx_rl.timerfd = -1;
+	net_vhost_init(&net->vhost);
+	net->backend = default_backend;
 	snprintf(net->id, sizeof(net->id), "%s", cfg->iface_id);
 	snprintf(net->tap_name, sizeof(net->tap_name), "%s", cfg->host_dev_name);
 	net->has_mac = cfg->has_guest_mac;
@@ -614,12 +818,17 @@ int virtio_net_create(struct virtio_net **out, const struct net_cfg *cfg,
 			cfg->host_dev_name, strerror(-r));
 		goto fail;
 	}
-	log_info("virtio-net %s: TAP %s, userspace backend: /dev/vhost-net %s", net->id,
-		 net->tap_name,
-		 tap_vhost_net_present() ? "present (vhost backend not implemented)" : "absent");
 	r = rate_limiter_init(&net->rx_rl, &cfg->rx_rate_limiter);
 	if (!r)
 		r = rate_limiter_init(&net->tx_rl, &cfg->tx_rate_limiter);
+	if (!r)
+		r = pick_backend(net, err);
+	if (!r && net->vhost.fd >= 0)
+		r = add_src(net, env, &net->call_src, net->vhost.call_fd, vhost_call_event, EPOLLIN,
+			    &net->call_on_loop);
+	if (!r && net->vhost.fd >= 0)
+		r = add_src(net, env, &net->err_src, net->vhost.err_fd, vhost_err_event, EPOLLIN,
+			    &net->err_on_loop);
 	if (!r)
 		r = add_src(net, env, &net->rx_rl_src, rate_limiter_fd(&net->rx_rl), rx_rl_event,
 			    EPOLLIN, &net->rx_rl_on_loop);
@@ -667,6 +876,8 @@ int virtio_net_update(struct virtio_net *net, const struct rate_limiter_cfg *rx,
 		rate_limiter_update(&net->rx_rl, rx);
 	if (tx)
 		rate_limiter_update(&net->tx_rl, tx);
+	if (net->vhost.running && rate_limited(net))
+		vhost_to_userspace(net);
 	/*
 	 * A throttled direction waits for its timer, which the old limiter may have armed for
 	 * long: kick the queue instead. process_rx() delivers the frame held back, then reads
@@ -683,6 +894,19 @@ int virtio_net_update(struct virtio_net *net, const struct rate_limiter_cfg *rx,
 	return 0;
 }
 
+int virtio_net_set_backend(const char *name)
+{
+	if (!strcmp(name, "auto"))
+		default_backend = VIRTIO_NET_BACKEND_AUTO;
+	else if (!strcmp(name, "vhost"))
+		default_backend = VIRTIO_NET_BACKEND_VHOST;
+	else if (!strcmp(name, "userspace"))
+		default_backend = VIRTIO_NET_BACKEND_USERSPACE;
+	else
+		return -EINVAL;
+	return 0;
+}
+
 const char *virtio_net_id(const struct virtio_net *net)
 {
 	return net->id;
@@ -692,6 +916,7 @@ void virtio_net_get_stats(struct virtio_net *net, struct virtio_net_stats *out)
 {
 	pthread_mutex_lock(&net->mmio.lock);
 	*out = net->stats;
+	out->vhost = net->vhost.running;
 	pthread_mutex_unlock(&net->mmio.lock);
 }
 

@@ -5,8 +5,9 @@
  * readv/writev each, the virtio_net_hdr_v1 going through unchanged (the TAP speaks the
  * same 12-byte header). All queue and TAP work runs on the VMM thread.
  *
- * Backend choice: the vhost-net kernel backend is not implemented; the device logs
- * whether /dev/vhost-net exists and uses the userspace backend either way.
+ * Backend choice: the vhost-net kernel backend (net_vhost.h) when /dev/vhost-net opens
+ * and no rate limiter is configured, else the userspace one; `vmm --net-backend` forces
+ * either (virtio_net_set_backend). The choice is logged at creation.
  */
 #ifndef VMM_VIRTIO_NET_H
 #define VMM_VIRTIO_NET_H
@@ -31,7 +32,23 @@ struct virtio_net_stats {
 	uint64_t tx_eagain; /* the TAP was full: TX waited for EPOLLOUT */
 	uint64_t rx_no_buffers; /* times reading stopped for want of guest buffers */
 	uint64_t rx_throttled, tx_throttled;
+	/* The counters above are the userspace path's: vhost moves frames in the kernel. */
+	uint64_t vhost_irqs; /* interrupts vhost asked for */
+	uint64_t vhost_ring_errors; /* rings or descriptors vhost refused (needs reset) */
+	bool vhost; /* vhost-net runs the queues now */
 };
+
+enum virtio_net_backend {
+	VIRTIO_NET_BACKEND_AUTO, /* vhost-net if it opens and no rate limiter is set */
+	VIRTIO_NET_BACKEND_VHOST, /* vhost-net or a configuration error */
+	VIRTIO_NET_BACKEND_USERSPACE,
+};
+
+/*
+ * The backend of interfaces created from now on: "auto", "vhost" or "userspace" (vmm
+ * --net-backend, before any device exists). 0 or -EINVAL.
+ */
+int virtio_net_set_backend(const char *name);
 
 /*
  * Attach to the TAP cfg->host_dev_name and set up the device whose MMIO window starts at

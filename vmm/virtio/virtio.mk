@@ -57,7 +57,7 @@ VMM_LIB_SRCS += vmm/virtio/rng.c
 UNIT_TESTS += $(O)/tests/unit/test_rng
 
 # virtio-net with the userspace TAP backend.
-VMM_LIB_SRCS += vmm/virtio/net.c vmm/net/tap.c
+VMM_LIB_SRCS += vmm/virtio/net.c vmm/virtio/net_vhost.c vmm/net/tap.c
 NET_UNIT_TESTS := $(O)/tests/unit/test_net
 UNIT_TESTS += $(NET_UNIT_TESTS)
 $(NET_UNIT_TESTS): $(O)/libvmm.a $(O)/libapi.a
@@ -72,3 +72,32 @@ $(O)/tests/unit/test_net_bench: tests/unit/test_net.c $(O)/tests/unit/test_main.
 .PHONY: bench-net
 bench-net: $(O)/tests/unit/test_net_bench
 	$(O)/tests/unit/test_net_bench bench
+
+# virtio-vsock, userspace Unix-socket backend (Firecracker's hybrid design).
+VMM_LIB_SRCS += vmm/virtio/vsock.c
+VSOCK_UNIT_TESTS := $(O)/tests/unit/test_vsock
+UNIT_TESTS += $(VSOCK_UNIT_TESTS)
+$(VSOCK_UNIT_TESTS): $(O)/libvmm.a $(O)/libapi.a
+
+# Fuzzing the CONNECT parser and the guest TX/RX packet paths (tests/fuzz/fuzz_vsock.c);
+# the replay build runs tests/fuzz/corpus/vsock with the unit tests.
+FUZZ_VSOCK_SRCS := vmm/util.c vmm/log.c vmm/memory.c vmm/eventloop.c vmm/virtio/queue.c \
+	vmm/virtio/mmio.c vmm/virtio/vsock.c vmm/config.c
+
+$(O)/tests/fuzz/fuzz_vsock_replay: tests/fuzz/fuzz_vsock.c $(O)/libvmm.a $(O)/libapi.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DFUZZ_REPLAY $(LDFLAGS) -o $@ $< $(O)/libvmm.a $(LIBS)
+
+FUZZ_TARGETS += $(O)/tests/fuzz/fuzz_vsock_replay
+UNIT_TESTS += $(O)/tests/fuzz/fuzz_vsock_replay
+
+build/fuzz/fuzz_vsock: tests/fuzz/fuzz_vsock.c $(FUZZ_VSOCK_SRCS) $(wildcard vmm/*.h vmm/virtio/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=gnu11 -g -O1 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined \
+		-o $@ tests/fuzz/fuzz_vsock.c $(FUZZ_VSOCK_SRCS) -ljansson -luring -lpthread
+
+.PHONY: fuzz-vsock
+fuzz-vsock: build/fuzz/fuzz_vsock
+	@mkdir -p build/fuzz/corpus-vsock
+	build/fuzz/fuzz_vsock -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 \
+		build/fuzz/corpus-vsock tests/fuzz/corpus/vsock
