@@ -25,6 +25,7 @@
 #include "vmm/virtio/mmio.h"
 #include "vmm/virtio/net.h"
 #include "vmm/virtio/rng.h"
+#include "vmm/virtio/vsock.h"
 
 /* As Firecracker's defaults, but keeping the serial console and appending the user's args. */
 const char vm_default_cmdline[] = "console=ttyS0 reboot=k panic=1 pci=off "
@@ -284,6 +285,25 @@ static int vm_add_nets(struct vm *vm, const struct vm_config *cfg, char *cmdline
 	return 0;
 }
 
+static int vm_add_vsock(struct vm *vm, const struct vm_config *cfg, char *cmdline, size_t size,
+			struct config_err *err)
+{
+	struct virtio_mmio_env env = vm_virtio_env(vm);
+	uint64_t base;
+	uint32_t gsi;
+	int r;
+
+	if (!cfg->vsock.present)
+		return 0;
+	r = vm_virtio_slot(vm, &base, &gsi, err);
+	if (!r)
+		r = virtio_vsock_create(&vm->vsock, &cfg->vsock, &env, base, err);
+	if (!r)
+		r = vm_attach_virtio(vm, virtio_vsock_mmio(vm->vsock), base, gsi, cmdline, size,
+				     "vsock", err);
+	return r;
+}
+
 static int vm_add_entropy(struct vm *vm, const struct vm_config *cfg, char *cmdline, size_t size,
 			  struct config_err *err)
 {
@@ -329,12 +349,6 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct event_loop *loo
 		snprintf(err->msg, sizeof(err->msg), "machine-config.vcpu_count: must be 1..%d",
 			 CONFIG_MAX_VCPUS);
 		return -EINVAL;
-	}
-	/* Accepted by the API contract but not built yet: refuse rather than boot without them. */
-	if (cfg->vsock.present) {
-		snprintf(err->msg, sizeof(err->msg), "%s: this device is not implemented yet",
-			 "vsock");
-		return -ENOTSUP;
 	}
 	vm->nvcpus = mc->vcpu_count;
 
@@ -387,6 +401,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct event_loop *loo
 		r = vm_add_nets(vm, cfg, vm->cmdline, sizeof(vm->cmdline), err);
 	if (!r)
 		r = vm_add_entropy(vm, cfg, vm->cmdline, sizeof(vm->cmdline), err);
+	if (!r)
+		r = vm_add_vsock(vm, cfg, vm->cmdline, sizeof(vm->cmdline), err);
 	if (r)
 		return r;
 	if ((vm->nested_compat && cmdline_append(vm->cmdline, sizeof(vm->cmdline),
@@ -499,6 +515,8 @@ void vm_destroy(struct vm *vm)
 	vm->nnet = 0;
 	virtio_rng_destroy(vm->rng);
 	vm->rng = NULL;
+	virtio_vsock_destroy(vm->vsock);
+	vm->vsock = NULL;
 	serial_destroy(vm->serial);
 	vm->serial = NULL;
 	i8042_destroy(vm->i8042);

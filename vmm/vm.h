@@ -59,6 +59,7 @@ struct boot_timer;
 struct virtio_blk;
 struct virtio_net;
 struct virtio_rng;
+struct virtio_vsock;
 
 enum vmm_thread_kind { VMM_THREAD_VCPU = 0, VMM_THREAD_VMM, VMM_THREAD_API };
 
@@ -96,6 +97,7 @@ struct vm {
 	unsigned int nnet;
 	struct virtio_net *net[CONFIG_MAX_NETS]; /* in network-interfaces order */
 	struct virtio_rng *rng; /* entropy device, if configured */
+	struct virtio_vsock *vsock; /* vsock device, if configured */
 	unsigned int next_virtio_slot;
 
 	/* Run control, shared with vCPU threads. */
