@@ -4,8 +4,10 @@
 # receives the guest's frame and answers it. Checks: the guest probes the device and
 # reads its MAC, its frame arrives intact (and the hostile chains it sent first do not
 # arrive at all), the host's answer reaches the guest, the VMM exits cleanly with the
-# seccomp filters on, and it logs its backend choice. Run on a KVM host as root, or
-# inside tests/kvmhost/run.sh.
+# seccomp filters on, and it logs its backend choice. The guest frame tests run once per
+# backend: forced userspace, and forced vhost-net when /dev/vhost-net exists (inside
+# tests/kvmhost's L1 it does; elsewhere that half is skipped, loudly). Run on a KVM host
+# as root, or inside tests/kvmhost/run.sh.
 set -u
 if [ -z "${NET_TEST_IN_NETNS:-}" ] && unshare -n true 2>/dev/null; then
 	# The namespace, and the TAP in it, vanish with this process: nothing to clean up.
@@ -53,10 +55,19 @@ with open(result, "w") as out:
     for f in frames:
         out.write(f.hex() + "\n")
 PY
-# guest_run NAME TAP SLOT MAC NETS_JSON: the test guest on virtio-mmio slot SLOT, whose
-# interface has MAC and sits on TAP, with a raw-socket peer on TAP.
+# guest_run NAME TAP SLOT MAC NETS_JSON BACKEND [VHOST]: the test guest on virtio-mmio slot
+# SLOT, whose interface has MAC and sits on TAP, with a raw-socket peer on TAP; the VMM
+# runs with --net-backend BACKEND. VHOST (0/1) tells the guest whether vhost-net runs the
+# device; by default, for auto, whether /dev/vhost-net exists.
 guest_run() {
-	local name=$1 tap=$2 slot=$3 mac=$4 nets=$5 peer
+	local name=$1 tap=$2 slot=$3 mac=$4 nets=$5 backend=$6 vh=${7:-} peer
+	if [ -z "$vh" ]; then
+		vh=0
+		case $backend in
+		vhost) vh=1 ;;
+		auto) [ -c /dev/vhost-net ] && vh=1 ;;
+		esac
+	fi
 	rm -f "$TMP/stop" "$TMP/ready" "$TMP/peer.out"
 	python3 "$TMP/peer.py" "$tap" "$TMP/peer.out" "$TMP/stop" "$TMP/ready" &
 	peer=$!
@@ -65,13 +76,14 @@ guest_run() {
 	[ -e "$TMP/ready" ] || { fail "$name: the raw-socket peer did not start"; return; }
 	cat >"$TMP/net.json" <<JSON
 {
-  "boot-source": {"kernel_image_path": "$TESTGUEST", "boot_args": "guest.test=net guest.mac=$((0x${mac//:/})) guest.netslot=$slot"},
+  "boot-source": {"kernel_image_path": "$TESTGUEST", "boot_args": "guest.test=net guest.mac=$((0x${mac//:/})) guest.netslot=$slot guest.netvhost=$vh"},
   "machine-config": {"vcpu_count": 1, "mem_size_mib": 64},
   "drives": [],
   "network-interfaces": $nets
 }
 JSON
-	run_vmm ${NET_TEST_TIMEOUT:-120} "$TMP/net.out" --no-api --level Info --config-file "$TMP/net.json"
+	run_vmm ${NET_TEST_TIMEOUT:-120} "$TMP/net.out" --no-api --level Info --config-file "$TMP/net.json" \
+		--net-backend "$backend"
 	touch "$TMP/stop"
 	wait $peer
 	if [ "$rc" -eq 0 ] && grep -q "guest: RESULT [1-9][0-9]* passed, 0 failed" "$TMP/net.out"; then
@@ -93,15 +105,38 @@ sys.exit(0 if f[:6] == b"\xff" * 6 and f[6:12] == mac and f[14:30] == b"guest-to
 PY
 }
 
-guest_run "one interface" $TAP 0 $MAC \
-	"[{\"iface_id\": \"eth0\", \"host_dev_name\": \"$TAP\", \"guest_mac\": \"$MAC\"}]"
-expect "the VMM logged its backend choice" grep -q "userspace backend: /dev/vhost-net" "$TMP/net.out"
+ONE="[{\"iface_id\": \"eth0\", \"host_dev_name\": \"$TAP\", \"guest_mac\": \"$MAC\"}]"
+guest_run "userspace backend, one interface" $TAP 0 $MAC "$ONE" userspace
+expect "userspace: the VMM logged its backend and why" \
+	grep -q "eth0: TAP $TAP, userspace backend: /dev/vhost-net: not used (--net-backend userspace)" \
+	"$TMP/net.out"
+if [ -c /dev/vhost-net ]; then
+	guest_run "vhost-net backend, one interface" $TAP 0 $MAC "$ONE" vhost
+	expect "vhost: the VMM logged its backend" grep -q "eth0: vhost-net backend (TAP $TAP)" "$TMP/net.out"
+	expect "vhost: the writable TX descriptor was reported by vhost (device reset)" \
+		grep -q "vhost-net refused a ring or descriptor" "$TMP/net.out"
+	# A rate limiter keeps auto on the userspace backend, and the log says why.
+	RL='"tx_rate_limiter": {"bandwidth": {"size": 10000000, "refill_time": 100}}'
+	guest_run "auto with a rate limiter, one interface" $TAP 0 $MAC \
+		"[{\"iface_id\": \"eth0\", \"host_dev_name\": \"$TAP\", \"guest_mac\": \"$MAC\", $RL}]" auto 0
+	expect "auto with a rate limiter: userspace backend, and the log says why" \
+		grep -q "userspace backend: /dev/vhost-net: not used (rate limiters need the userspace backend)" \
+		"$TMP/net.out"
+else
+	echo "  SKIP vhost-net half: no /dev/vhost-net on this host (tests/kvmhost/run.sh's L1 has one)"
+fi
 # Two interfaces: the guest drives the second (slot 1) on its own TAP.
 "$IP" tuntap add dev vmtap1 mode tap
 echo 1 >/proc/sys/net/ipv6/conf/vmtap1/disable_ipv6 2>/dev/null || true
 "$IP" link set vmtap1 up
-guest_run "two interfaces, the second" vmtap1 1 06:00:ac:10:00:03 \
-	"[{\"iface_id\": \"eth0\", \"host_dev_name\": \"$TAP\", \"guest_mac\": \"$MAC\"}, {\"iface_id\": \"eth1\", \"host_dev_name\": \"vmtap1\", \"guest_mac\": \"06:00:ac:10:00:03\"}]"
+guest_run "two interfaces, the second (backend auto)" vmtap1 1 06:00:ac:10:00:03 \
+	"[{\"iface_id\": \"eth0\", \"host_dev_name\": \"$TAP\", \"guest_mac\": \"$MAC\"}, {\"iface_id\": \"eth1\", \"host_dev_name\": \"vmtap1\", \"guest_mac\": \"06:00:ac:10:00:03\"}]" auto
+if [ -c /dev/vhost-net ]; then
+	expect "auto: vhost-net chosen for eth1" grep -q "eth1: vhost-net backend" "$TMP/net.out"
+else
+	expect "auto: userspace chosen, and why" \
+		grep -q "eth1: TAP vmtap1, userspace backend: /dev/vhost-net: No such file" "$TMP/net.out"
+fi
 
 # A TAP that does not exist: the VMM refuses the configuration, and says which TAP.
 sed "s/\"vmtap1\"/\"nosuchtap9\"/" "$TMP/net.json" >"$TMP/bad.json"
