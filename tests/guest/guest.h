@@ -106,5 +106,6 @@ void bench_blk(void);
 void test_spin(void);
 void test_echo(void);
 void test_net(void);
+void test_vsock(void);
 
 #endif

@@ -2,7 +2,7 @@
 # Built without sanitizers or stack protector: it has no libc and no runtime.
 GUEST_TEST_SRCS := tests/guest/start.S tests/guest/kernel.c tests/guest/lib.c \
 	tests/guest/virtio.c tests/guest/test_boot.c tests/guest/test_blk.c \
-	tests/guest/test_net.c
+	tests/guest/test_net.c tests/guest/test_vsock.c
 GUEST_TEST_ELF := $(O)/tests/guest/testguest.elf
 GUEST_CFLAGS := -std=gnu11 -O2 -g -I. -ffreestanding -fno-pic -fno-pie -mno-red-zone \
 	-mgeneral-regs-only -fno-stack-protector -fno-builtin -fno-asynchronous-unwind-tables \

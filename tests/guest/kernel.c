@@ -149,6 +149,7 @@ static const struct {
 	{ "spin", test_spin },
 	{ "echo", test_echo },
 	{ "net", test_net },
+	{ "vsock", test_vsock },
 };
 
 static void user_main(void)
