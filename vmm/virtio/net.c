@@ -862,6 +862,8 @@ void virtio_net_destroy(struct virtio_net *net)
 {
 	if (!net)
 		return;
+	/* vhost first: it holds the kick eventfds and writes guest memory until stopped. */
+	net_vhost_stop(&net->vhost, net_ops_num_queues, NULL);
 	del_srcs(net, net->mmio.env.loop);
 	virtio_mmio_uninit(&net->mmio);
 	free_net(net);
