@@ -900,6 +900,7 @@ static void host_connect(struct virtio_vsock *v, struct vsock_conn *c, uint32_t 
 		return;
 	}
 	hash_insert(v, c);
+	log_debug("vsock: host connection to guest port %u from host port %u", port, local);
 	c->state = CONN_REQ_SENT;
 	c->pending = P_REQUEST;
 	/* Until the guest answers, the socket is not read: the client waits for "OK". */
