@@ -119,12 +119,19 @@ for m in $WANT; do
 	add_mod "$rel"
 done
 
+# --- kvm-hold (goes into the initramfs; see kvm-hold.c) ------------------------------------
+if [ ! -x kvm-hold ] || [ "$HERE/kvm-hold.c" -nt kvm-hold ]; then
+	say "building kvm-hold"
+	gcc -std=gnu11 -O2 -Wall -Wextra -Werror -o kvm-hold.$$ "$HERE/kvm-hold.c"
+	mv kvm-hold.$$ kvm-hold
+fi
+
 # --- initramfs -----------------------------------------------------------------------------
 stamp=$(
 	{
 		echo "$KPKG"
 		printf '%s\n' "${order[@]}"
-		sha256sum "$BUSYBOX" "$HERE/init.sh" "$HERE/prepare.sh"
+		sha256sum "$BUSYBOX" "$HERE/init.sh" "$HERE/prepare.sh" kvm-hold
 	} | sha256sum | cut -c1-16
 )
 if [ "$(cat initramfs.stamp 2>/dev/null || true)" != "$stamp" ] || [ ! -f initramfs.cpio ]; then
@@ -141,6 +148,7 @@ if [ "$(cat initramfs.stamp 2>/dev/null || true)" != "$stamp" ] || [ ! -f initra
 		fi
 	done
 	cp "$BUSYBOX" irfs/.kh/busybox
+	cp kvm-hold irfs/.kh/kvm-hold
 	: >irfs/.kh/modules
 	for rel in "${order[@]}"; do
 		base=${rel##*/}

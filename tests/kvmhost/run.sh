@@ -5,7 +5,10 @@
 # /tmp.  The L1 console streams to stdout.
 #
 # usage: run.sh [--timeout S] [--files DIR]... [--rw] [--cpu MODEL] [--smp N] [--mem MIB]
-#               [--kvm-params P] [--kvm-amd-params P] -- CMD [ARG...]
+#               [--kvm-params P] [--kvm-amd-params P] [--no-hold] -- CMD [ARG...]
+#
+# --no-hold: do not keep the idle VM of kvm-hold.c alive in L1 (it works around TCG
+# soft lockups when VMs are created and destroyed back to back).
 #
 # Exit status: CMD's; 77 when L1 has no usable /dev/kvm (reason printed); 124 on timeout;
 # 125 when the harness itself failed (reason printed).
@@ -23,6 +26,7 @@ smp=2
 mem=2048
 kvm_params=
 kvm_amd_params=
+hold=1
 usage() {
 	sed -n "s/^# //; /^usage:/,/--/p" "${BASH_SOURCE[0]}" >&2
 	exit 125
@@ -37,6 +41,7 @@ while [ $# -gt 0 ]; do
 	--mem) mem=$2; shift 2 ;;
 	--kvm-params) kvm_params=$2; shift 2 ;;
 	--kvm-amd-params) kvm_amd_params=$2; shift 2 ;;
+	--no-hold) hold=; shift ;;
 	--) shift; break ;;
 	-h | --help) usage ;;
 	*) usage ;;
@@ -70,6 +75,7 @@ nonce=$(od -An -N8 -tx8 /dev/urandom | tr -d ' \n')
 } >"$ctl/cmd"
 [ -n "$kvm_params" ] && printf '%s\n' "$kvm_params" >"$ctl/params.kvm"
 [ -n "$kvm_amd_params" ] && printf '%s\n' "$kvm_amd_params" >"$ctl/params.kvm-amd"
+[ -n "$hold" ] || : >"$ctl/no-hold"
 
 virtfs=(-virtfs "local,path=$ctl,mount_tag=kvmctl,security_model=none,readonly=on"
 	-virtfs "local,path=/usr,mount_tag=kvmusr,security_model=none,readonly=on,multidevs=remap"
