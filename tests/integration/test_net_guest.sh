@@ -150,13 +150,6 @@ elif ! command -v dnsmasq >/dev/null; then
 	echo "  SKIP Linux part: no dnsmasq"
 elif [ "$(kvm_kind)" = nested-pvm ]; then
 	echo "  SKIP Linux part: nested PVM (guest user space cannot make system calls)"
-elif grep -q 'kvmhost\.nonce=' /proc/cmdline 2>/dev/null && [ "${NET_TEST_LINUX:-0}" != 1 ]; then
-	# Seen in CI-like runs: the L1 kernel of tests/kvmhost soft-locks with our vCPU thread
-	# stuck in KVM_RUN during this boot (QEMU TCG's SVM emulation stops delivering the
-	# exit), and the whole suite then hangs. It passes on other runs and is meant for
-	# hardware KVM; NET_TEST_LINUX=1 runs it here anyway.
-	echo "  SKIP Linux part: inside tests/kvmhost's emulated SVM this boot can soft-lock L1"
-	echo "       (QEMU TCG); it runs on hardware KVM, or here with NET_TEST_LINUX=1"
 else
 	HOSTIP=192.168.100.1 GUESTIP=192.168.100.15 BLOB=$((8 << 20)) SINK=$((8 << 20))
 	"$IP" addr add $HOSTIP/24 dev $TAP
