@@ -14,10 +14,12 @@ import os
 import re
 import selectors
 import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 A = None  # parsed arguments
@@ -176,6 +178,81 @@ def bench_start():
     say("  whole run CPU user+sys (getrusage of the child):     " + med_min(cpu))
     say("  goal: under 3 ms wall from process start to first KVM_RUN on real hardware")
     return first
+
+
+def api_call(sock, method, path, body=None):
+    """One HTTP/1.1 request on a keep-alive Unix socket; returns the status code."""
+    data = json.dumps(body).encode() if body is not None else b""
+    sock.sendall(("%s %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                  "Content-Length: %d\r\n\r\n" % (method, path, len(data))).encode() + data)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise OSError("API closed the connection")
+        buf += chunk
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    m = re.search(rb"Content-Length: *(\d+)", head, re.I)
+    need = int(m.group(1)) if m else 0
+    while len(rest) < need:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        rest += chunk
+    return int(head.split()[1])
+
+
+# 1b. InstanceStart over the API to the guest running.
+def bench_api_start():
+    say("== 1b. PUT /actions InstanceStart to first guest instruction (API, test guest, 1 vCPU, 128 MiB)")
+    vmm_side, answered, to_console = [], [], []
+    for i in range(A.runs):
+        path = os.path.join(A.work, "api-%d.sock" % i)
+        p = subprocess.Popen([A.vmm, "--api-sock", path, "--level", "Info"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        lines = []  # (monotonic time, text) of stdout and stderr
+
+        def reader(f):
+            for raw in f:
+                lines.append((time.monotonic(), raw.decode("utf-8", "replace")))
+        threads = [threading.Thread(target=reader, args=(f,), daemon=True)
+                   for f in (p.stdout, p.stderr)]
+        for t in threads:
+            t.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not os.path.exists(path) and time.monotonic() < deadline:
+                time.sleep(0.001)
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(path)
+            st = [api_call(s, "PUT", "/boot-source",
+                           {"kernel_image_path": A.testguest, "boot_args": "guest.test=boot"}),
+                  api_call(s, "PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 128})]
+            t_send = time.monotonic()
+            st.append(api_call(s, "PUT", "/actions", {"action_type": "InstanceStart"}))
+            t_answer = time.monotonic()
+            s.close()
+            p.wait(timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            p.kill()
+            p.wait()
+            say("  run %d: FAILED (%s)" % (i, e))
+            continue
+        for t in threads:
+            t.join(5)
+        if st != [204, 204, 204] or p.returncode != 0:
+            say("  run %d: FAILED (answers %s, exit %s)" % (i, st, p.returncode))
+            continue
+        answered.append((t_answer - t_send) * 1e6)
+        tc = [t for t, text in lines if text.startswith("guest: ")]
+        to_console.append((min(tc) - t_send) * 1e6 if tc else None)
+        m = [re.search(r"first KVM_RUN (\d+) us after InstanceStart", text) for _, text in lines]
+        m = [x for x in m if x]
+        vmm_side.append(int(m[0].group(1)) if m else None)
+    say("  InstanceStart on the VMM thread to the BSP's first KVM_RUN (VMM log): " + med_min(vmm_side))
+    say("  request sent to its 204 answer (client):                            " + med_min(answered))
+    say("  request sent to the guest's first console line (client, upper bound): " + med_min(to_console))
 
 
 def linux_boot(kernel, name, sample_mem=False, args="-- true"):
@@ -420,7 +497,7 @@ def main():
     A.qemu = which("qemu-system-x86_64")
     only = A.only.split(",")
     with tempfile.TemporaryDirectory(prefix="vmm-bench.") as A.work:
-        for part, fns in (("start", (bench_start, bench_mem_testguest)),
+        for part, fns in (("start", (bench_start, bench_api_start, bench_mem_testguest)),
                           ("linux", (bench_linux,)), ("qemu", (bench_qemu,)),
                           ("blk", (bench_blk,))):
             if part not in only:
