@@ -29,6 +29,7 @@
 #include "vmm/util.h"
 #include "vmm/virtio/blk.h"
 #include "vmm/virtio/net.h"
+#include "vmm/virtio/vsock.h"
 #include "vmm/vm.h"
 
 #define DEFAULT_API_SOCK "/run/vmm.socket"
@@ -308,6 +309,8 @@ static void usage(FILE *f)
 		"  --no-seccomp           no seccomp filtering (debugging only)\n"
 		"  --net-backend auto|vhost|userspace  virtio-net backend (default auto: vhost-net\n"
 		"                         when /dev/vhost-net opens and no rate limiter is set)\n"
+		"  --vsock-backend auto|vhost|userspace  virtio-vsock backend (default auto:\n"
+		"                         userspace; vhost: host side over AF_VSOCK, README)\n"
 #ifdef VMM_TEST_HOOKS
 		"  --test-seccomp-trigger vcpu|vmm|api  (test build only) make a forbidden\n"
 		"                         syscall on that thread once its filter is on\n"
@@ -332,6 +335,7 @@ enum {
 	OPT_SECCOMP_FILTER,
 	OPT_NO_SECCOMP,
 	OPT_NET_BACKEND,
+	OPT_VSOCK_BACKEND,
 	OPT_VERSION,
 	OPT_HELP,
 	OPT_TEST_SECCOMP_TRIGGER,
@@ -383,6 +387,7 @@ int main(int argc, char **argv)
 		{ "seccomp-filter", required_argument, NULL, OPT_SECCOMP_FILTER },
 		{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
 		{ "net-backend", required_argument, NULL, OPT_NET_BACKEND },
+		{ "vsock-backend", required_argument, NULL, OPT_VSOCK_BACKEND },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "help", no_argument, NULL, OPT_HELP },
 #ifdef VMM_TEST_HOOKS
@@ -453,6 +458,12 @@ int main(int argc, char **argv)
 		case OPT_NET_BACKEND:
 			if (virtio_net_set_backend(optarg)) {
 				fprintf(stderr, "vmm: --net-backend: auto, vhost or userspace\n");
+				return VMM_EXIT_USAGE;
+			}
+			break;
+		case OPT_VSOCK_BACKEND:
+			if (virtio_vsock_set_backend(optarg)) {
+				fprintf(stderr, "vmm: --vsock-backend: auto, vhost or userspace\n");
 				return VMM_EXIT_USAGE;
 			}
 			break;

@@ -57,7 +57,7 @@ VMM_LIB_SRCS += vmm/virtio/rng.c
 UNIT_TESTS += $(O)/tests/unit/test_rng
 
 # virtio-net with the userspace TAP backend.
-VMM_LIB_SRCS += vmm/virtio/net.c vmm/virtio/net_vhost.c vmm/net/tap.c
+VMM_LIB_SRCS += vmm/virtio/net.c vmm/virtio/net_vhost.c vmm/virtio/vhost.c vmm/net/tap.c
 NET_UNIT_TESTS := $(O)/tests/unit/test_net
 UNIT_TESTS += $(NET_UNIT_TESTS)
 $(NET_UNIT_TESTS): $(O)/libvmm.a $(O)/libapi.a
@@ -73,8 +73,9 @@ $(O)/tests/unit/test_net_bench: tests/unit/test_net.c $(O)/tests/unit/test_main.
 bench-net: $(O)/tests/unit/test_net_bench
 	$(O)/tests/unit/test_net_bench bench
 
-# virtio-vsock, userspace Unix-socket backend (Firecracker's hybrid design).
-VMM_LIB_SRCS += vmm/virtio/vsock.c
+# virtio-vsock: userspace Unix-socket backend (Firecracker's hybrid design) and the
+# vhost-vsock backend with its uds_path <-> AF_VSOCK bridge (vhost.c is shared with net).
+VMM_LIB_SRCS += vmm/virtio/vsock.c vmm/virtio/vsock_bridge.c
 VSOCK_UNIT_TESTS := $(O)/tests/unit/test_vsock
 UNIT_TESTS += $(VSOCK_UNIT_TESTS)
 $(VSOCK_UNIT_TESTS): $(O)/libvmm.a $(O)/libapi.a
@@ -82,7 +83,8 @@ $(VSOCK_UNIT_TESTS): $(O)/libvmm.a $(O)/libapi.a
 # Fuzzing the CONNECT parser and the guest TX/RX packet paths (tests/fuzz/fuzz_vsock.c);
 # the replay build runs tests/fuzz/corpus/vsock with the unit tests.
 FUZZ_VSOCK_SRCS := vmm/util.c vmm/log.c vmm/memory.c vmm/eventloop.c vmm/virtio/queue.c \
-	vmm/virtio/mmio.c vmm/virtio/vsock.c vmm/config.c
+	vmm/virtio/mmio.c vmm/virtio/vsock.c vmm/virtio/vsock_bridge.c vmm/virtio/vhost.c \
+	vmm/config.c
 
 $(O)/tests/fuzz/fuzz_vsock_replay: tests/fuzz/fuzz_vsock.c $(O)/libvmm.a $(O)/libapi.a
 	@mkdir -p $(dir $@)

@@ -22,12 +22,14 @@
 #include "vmm/virtio/vsock.h"
 
 #include <errno.h>
+#include <linux/vhost.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -37,6 +39,8 @@
 
 #include "vmm/log.h"
 #include "vmm/util.h"
+#include "vmm/virtio/vhost.h"
+#include "vmm/virtio/vsock_bridge.h"
 
 #define RXQ 0
 #define TXQ 1
@@ -122,6 +126,14 @@ struct virtio_vsock {
 	struct rst_entry rst[RST_QUEUE_LEN];
 	unsigned int rst_head, rst_count;
 
+	/* vhost-vsock backend: fd >= 0 when chosen; running while the kernel owns rx/tx. */
+	enum virtio_vsock_backend backend;
+	int vh_fd, vh_call_fd, vh_err_fd;
+	uint64_t vh_features;
+	bool vh_running, kicks_to_vhost, call_on, err_on;
+	struct ev_source call_src, err_src;
+	struct vsock_bridge *bridge;
+
 	struct virtio_vsock_stats stats;
 	struct virtq_chain chain; /* scratch for the walker */
 	struct iovec iov[VIRTQ_MAX_SEGS];
@@ -196,9 +208,11 @@ static struct virtio_vsock *to_vsock(struct virtio_mmio_dev *vdev)
 	return vdev->priv;
 }
 
+static enum virtio_vsock_backend default_backend = VIRTIO_VSOCK_BACKEND_AUTO;
+
 static bool running(struct virtio_vsock *v, unsigned int qidx)
 {
-	return v->mmio.activated && !v->reset_pending && v->mmio.queues[qidx].active &&
+	return v->vh_fd < 0 && v->mmio.activated && !v->reset_pending && v->mmio.queues[qidx].active &&
 	       !(v->mmio.status & VIRTIO_STATUS_NEEDS_RESET);
 }
 
@@ -989,6 +1003,10 @@ static void listen_event(void *opaque, uint32_t events)
 
 		if (fd < 0)
 			break;
+		if (v->bridge) {
+			vsock_bridge_accept(v->bridge, fd);
+			continue;
+		}
 		c = conn_alloc(v, fd);
 		if (!c) {
 			v->stats.conns_refused++;
@@ -1042,6 +1060,155 @@ static void work_event(void *opaque, uint32_t events)
 	pthread_mutex_unlock(&v->mmio.lock);
 }
 
+/* ---- vhost-vsock backend ---- */
+
+/* Give the rx/tx kicks back to the loop (vhost stopped). */
+static void kicks_to_loop(struct virtio_vsock *v)
+{
+	if (!v->kicks_to_vhost)
+		return;
+	virtio_mmio_kick_to_device(&v->mmio, RXQ, false);
+	virtio_mmio_kick_to_device(&v->mmio, TXQ, false);
+	v->kicks_to_vhost = false;
+}
+
+/*
+ * The kernel stops walking the rings: when SET_RUNNING 0 returns it no longer touches
+ * guest memory (it takes each queue's mutex). Any thread (device reset: a vCPU).
+ */
+static void vhost_stop(struct virtio_vsock *v)
+{
+	int off = 0;
+
+	if (!v->vh_running)
+		return;
+	if (ioctl(v->vh_fd, VHOST_VSOCK_SET_RUNNING, &off) < 0)
+		log_error("vsock: VHOST_VSOCK_SET_RUNNING 0: %s", strerror(errno));
+	v->vh_running = false;
+	kicks_to_loop(v);
+}
+
+/*
+ * Hand rx and tx to vhost (DRIVER_OK, VMM thread). -EINVAL: a queue missing or outside
+ * guest RAM, the guest's fault (needs reset).
+ */
+static int vhost_activate(struct virtio_vsock *v)
+{
+	struct virtio_mmio_dev *vdev = &v->mmio;
+	uint64_t features = vdev->acked & VHOST_TRANSPORT_BITS;
+	int kicks[2], on = 1, r;
+
+	for (unsigned int i = RXQ; i <= TXQ; i++) {
+		/* vhost sees host addresses only: what they point to is checked here. */
+		if (!vdev->queues[i].active || !vhost_ring_ok(&vdev->queues[i], vdev->env.mem)) {
+			log_warn_ratelimited(&vdev->guest_err_rl,
+					     "vsock: queue %u missing or outside guest RAM", i);
+			return -EINVAL;
+		}
+		kicks[i] = virtio_mmio_kick_fd(vdev, i);
+	}
+	if (features & ~v->vh_features) {
+		log_error("vsock: vhost-vsock lacks features %#llx",
+			  (unsigned long long)(features & ~v->vh_features));
+		return -ENOTSUP;
+	}
+	virtio_mmio_kick_to_device(vdev, RXQ, true);
+	virtio_mmio_kick_to_device(vdev, TXQ, true);
+	v->kicks_to_vhost = true;
+	r = vhost_setup(v->vh_fd, vdev->env.mem, features, vdev->queues, kicks, 2, v->vh_call_fd,
+			v->vh_err_fd);
+	if (!r && ioctl(v->vh_fd, VHOST_VSOCK_SET_RUNNING, &on) < 0)
+		r = -errno;
+	if (r < 0) {
+		log_error("vsock: vhost-vsock: %s", strerror(-r));
+		kicks_to_loop(v);
+		return r;
+	}
+	v->vh_running = true;
+	/* Kicks that came before DRIVER_OK went to the loop: let vhost look at the rings. */
+	virtio_mmio_kick_self(vdev, RXQ);
+	virtio_mmio_kick_self(vdev, TXQ);
+	log_debug("vsock: vhost-vsock running, features %#llx", (unsigned long long)features);
+	return 0;
+}
+
+/* vhost used buffers and wants the driver interrupted (it applied EVENT_IDX already). */
+static void vhost_call_event(void *opaque, uint32_t events)
+{
+	struct virtio_vsock *v = opaque;
+	eventfd_t val;
+
+	(void)events;
+	if (eventfd_read(v->vh_call_fd, &val) < 0)
+		return;
+	pthread_mutex_lock(&v->mmio.lock);
+	if (v->vh_running && v->mmio.activated) {
+		v->stats.vhost_irqs++;
+		virtio_mmio_interrupt(&v->mmio, VIRTIO_INT_USED);
+	}
+	pthread_mutex_unlock(&v->mmio.lock);
+}
+
+/* vhost met a descriptor or ring it cannot use: the guest broke the device. */
+static void vhost_err_event(void *opaque, uint32_t events)
+{
+	struct virtio_vsock *v = opaque;
+	eventfd_t val;
+
+	(void)events;
+	if (eventfd_read(v->vh_err_fd, &val) < 0)
+		return;
+	pthread_mutex_lock(&v->mmio.lock);
+	if (v->vh_running) {
+		v->stats.vhost_ring_errors++;
+		log_warn_ratelimited(&v->mmio.guest_err_rl,
+				     "vsock: vhost-vsock refused a ring or descriptor");
+		vhost_stop(v);
+		virtio_mmio_needs_reset(&v->mmio);
+	}
+	pthread_mutex_unlock(&v->mmio.lock);
+}
+
+int virtio_vsock_set_backend(const char *name)
+{
+	if (!strcmp(name, "auto"))
+		default_backend = VIRTIO_VSOCK_BACKEND_AUTO;
+	else if (!strcmp(name, "vhost"))
+		default_backend = VIRTIO_VSOCK_BACKEND_VHOST;
+	else if (!strcmp(name, "userspace"))
+		default_backend = VIRTIO_VSOCK_BACKEND_USERSPACE;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* --vsock-backend vhost: open /dev/vhost-vsock and claim the CID, or a config error. */
+static int vhost_open_cid(struct virtio_vsock *v, struct config_err *err)
+{
+	uint64_t cid = v->guest_cid;
+	int r;
+
+	r = vhost_open("/dev/vhost-vsock", &v->vh_fd, &v->vh_call_fd, &v->vh_err_fd,
+		       &v->vh_features);
+	if (r < 0) {
+		config_err_set(err, "vsock: /dev/vhost-vsock: %s (--vsock-backend vhost)",
+			       strerror(-r));
+		return r;
+	}
+	if (ioctl(v->vh_fd, VHOST_VSOCK_SET_GUEST_CID, &cid) < 0) {
+		r = -errno;
+		if (r == -EADDRINUSE)
+			config_err_set(err, "vsock.guest_cid: %llu is already used by another VM "
+				       "on this host (--vsock-backend vhost)",
+				       (unsigned long long)cid);
+		else
+			config_err_set(err, "vsock: VHOST_VSOCK_SET_GUEST_CID %llu: %s",
+				       (unsigned long long)cid, strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
 /* ---- transport callbacks ---- */
 
 static uint64_t vsock_features(struct virtio_mmio_dev *vdev)
@@ -1065,7 +1232,7 @@ static int vsock_activate(struct virtio_mmio_dev *vdev)
 	if (v->reset_pending)
 		kill_all(v);
 	log_debug("vsock: active, features %#llx", (unsigned long long)vdev->acked);
-	return 0;
+	return v->vh_fd >= 0 ? vhost_activate(v) : 0;
 }
 
 /*
@@ -1077,6 +1244,9 @@ static void vsock_reset(struct virtio_mmio_dev *vdev)
 {
 	struct virtio_vsock *v = to_vsock(vdev);
 
+	/* One ioctl, which waits for the vhost worker: the kernel lets go of the rings
+	   before the transport forgets them. */
+	vhost_stop(v);
 	v->reset_pending = true;
 	eventfd_write(v->work_fd, 1);
 }
@@ -1087,6 +1257,8 @@ static void vsock_queue_notify(struct virtio_mmio_dev *vdev, unsigned int qidx)
 
 	if (v->reset_pending)
 		kill_all(v);
+	if (v->vh_fd >= 0)
+		return; /* vhost runs rx and tx; the event queue is never used */
 	if (qidx == TXQ)
 		process_tx(v);
 	/* TX may have queued answers; the event queue is never used. */
@@ -1160,6 +1332,17 @@ static void free_vsock(struct virtio_vsock *v, bool unlink_path)
 		ev_del(loop, &v->timer_src);
 	if (v->work_on)
 		ev_del(loop, &v->work_src);
+	if (v->call_on)
+		ev_del(loop, &v->call_src);
+	if (v->err_on)
+		ev_del(loop, &v->err_src);
+	vsock_bridge_destroy(v->bridge);
+	if (v->vh_fd >= 0)
+		close(v->vh_fd);
+	if (v->vh_call_fd >= 0)
+		close(v->vh_call_fd);
+	if (v->vh_err_fd >= 0)
+		close(v->vh_err_fd);
 	if (v->listen_fd >= 0) {
 		close(v->listen_fd);
 		if (unlink_path)
@@ -1195,6 +1378,8 @@ int virtio_vsock_create(struct virtio_vsock **out, const struct vsock_cfg *cfg,
 	if (!v)
 		return -ENOMEM;
 	v->listen_fd = v->timer_fd = v->work_fd = -1;
+	v->vh_fd = v->vh_call_fd = v->vh_err_fd = -1;
+	v->backend = default_backend;
 	v->mmio.env = *env; /* for free_vsock before virtio_mmio_init */
 	v->guest_cid = cfg->guest_cid;
 	v->next_local_port = LOCAL_PORT_FIRST;
@@ -1215,6 +1400,14 @@ int virtio_vsock_create(struct virtio_vsock **out, const struct vsock_cfg *cfg,
 	}
 	v->free_count = VSOCK_MAX_CONNS;
 
+	if (v->backend == VIRTIO_VSOCK_BACKEND_VHOST) {
+		r = vhost_open_cid(v, err);
+		if (r < 0)
+			goto fail;
+		r = vsock_bridge_create(&v->bridge, env->loop, cfg->guest_cid, &v->mmio.lock);
+		if (r < 0)
+			goto fail;
+	}
 	r = listen_on(v, err);
 	if (r < 0)
 		goto fail;
@@ -1230,12 +1423,25 @@ int virtio_vsock_create(struct virtio_vsock **out, const struct vsock_cfg *cfg,
 		r = add_src(v, &v->timer_src, v->timer_fd, timer_event, &v->timer_on);
 	if (!r)
 		r = add_src(v, &v->work_src, v->work_fd, work_event, &v->work_on);
+	if (!r && v->vh_fd >= 0)
+		r = add_src(v, &v->call_src, v->vh_call_fd, vhost_call_event, &v->call_on);
+	if (!r && v->vh_fd >= 0)
+		r = add_src(v, &v->err_src, v->vh_err_fd, vhost_err_event, &v->err_on);
 	if (!r)
 		r = virtio_mmio_init(&v->mmio, &vsock_ops, v, env, mmio_base);
 	if (r < 0)
 		goto fail;
-	log_info("vsock: guest CID %u, host socket %s, userspace backend", cfg->guest_cid,
-		 v->uds_path);
+	if (v->vh_fd >= 0)
+		log_info("vsock: guest CID %u, vhost-vsock backend: host programs use AF_VSOCK, "
+			 "%s bridges CONNECT to it", cfg->guest_cid, v->uds_path);
+	else if (v->backend == VIRTIO_VSOCK_BACKEND_AUTO)
+		log_info("vsock: guest CID %u, host socket %s, userspace backend (auto: "
+			 "vhost-vsock cannot keep the <uds_path>_<port> contract for guest "
+			 "connections; --vsock-backend vhost asks for it)", cfg->guest_cid,
+			 v->uds_path);
+	else
+		log_info("vsock: guest CID %u, host socket %s, userspace backend", cfg->guest_cid,
+			 v->uds_path);
 	*out = v;
 	return 0;
 fail:
@@ -1258,6 +1464,8 @@ void virtio_vsock_destroy(struct virtio_vsock *v)
 	if (!v)
 		return;
 	loop = v->mmio.env.loop;
+	/* vhost first: it holds the kick eventfds and writes guest memory until stopped. */
+	vhost_stop(v);
 	virtio_mmio_uninit(&v->mmio);
 	v->mmio.env.loop = loop;
 	free_vsock(v, true);
@@ -1267,5 +1475,17 @@ void virtio_vsock_get_stats(struct virtio_vsock *v, struct virtio_vsock_stats *o
 {
 	pthread_mutex_lock(&v->mmio.lock);
 	*out = v->stats;
+	out->vhost = v->vh_running;
+	if (v->bridge) {
+		struct vsock_bridge_stats b;
+
+		vsock_bridge_get_stats(v->bridge, &b);
+		out->conns_opened = b.opened;
+		out->conns_closed = b.closed;
+		out->conns_refused = b.refused;
+		out->conns_live = b.live;
+		out->rx_bytes = b.to_guest_bytes;
+		out->tx_bytes = b.from_guest_bytes;
+	}
 	pthread_mutex_unlock(&v->mmio.lock);
 }

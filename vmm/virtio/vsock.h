@@ -8,6 +8,20 @@
  * Queues: rx (0), tx (1), event (2; never used: TRANSPORT_RESET only matters after a
  * snapshot restore, which this device does not do). All socket and queue work runs on
  * the VMM thread.
+ *
+ * vhost-vsock backend (`vmm --vsock-backend vhost`): the kernel runs rx and tx
+ * (VHOST_VSOCK_SET_GUEST_CID guest_cid at creation, SET_RUNNING 1 after DRIVER_OK, 0 on
+ * reset, on a vhost ring error, which also sets DEVICE_NEEDS_RESET, and before destroy);
+ * the event queue stays with the VMM. Rings are checked to lie in guest RAM before
+ * vhost gets their host addresses; the call eventfd is watched by the VMM, which sets
+ * InterruptStatus and fires the irqfd. The host side is then AF_VSOCK: host programs
+ * connect to (guest_cid, port), guest connections to CID 2 reach host AF_VSOCK
+ * listeners. Firecracker's host-initiated protocol keeps working: the VMM still listens
+ * on uds_path and bridges CONNECT to an AF_VSOCK connect (vsock_bridge.h). The
+ * guest-initiated `<uds_path>_<P>` contract cannot be kept (host AF_VSOCK ports are
+ * global, so every VMM cannot listen on the same P): "auto" therefore means userspace
+ * and vhost must be asked for; then a missing /dev/vhost-vsock or a guest_cid another
+ * VM holds (EADDRINUSE) fails InstanceStart with a config error.
  */
 #ifndef VMM_VIRTIO_VSOCK_H
 #define VMM_VIRTIO_VSOCK_H
@@ -70,7 +84,20 @@ struct virtio_vsock_stats {
 	uint64_t rx_bad_chains; /* unusable guest receive buffers */
 	uint64_t rst_dropped; /* RST queue full (a flooding guest) */
 	uint64_t conns_live; /* gauge */
+	/* vhost backend: the conns_* and rx/tx bytes are the uds_path bridge's. */
+	uint64_t vhost_irqs; /* interrupts vhost asked for */
+	uint64_t vhost_ring_errors; /* rings or descriptors vhost refused (needs reset) */
+	bool vhost; /* vhost-vsock runs rx/tx now */
 };
+
+enum virtio_vsock_backend {
+	VIRTIO_VSOCK_BACKEND_AUTO, /* userspace: see above */
+	VIRTIO_VSOCK_BACKEND_VHOST, /* vhost-vsock or a configuration error */
+	VIRTIO_VSOCK_BACKEND_USERSPACE,
+};
+
+/* The backend of devices created from now on: "auto", "vhost" or "userspace". 0 or -EINVAL. */
+int virtio_vsock_set_backend(const char *name);
 
 struct virtio_vsock;
 
