@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -109,8 +108,8 @@ struct virtio_blk {
 
 	struct io_uring ring;
 	bool ring_ready;
-	int ring_efd;
-	struct ev_source ring_src;
+	bool fixed_file; /* blk->fd is the ring's registered file 0 */
+	struct ev_source ring_src; /* the ring fd itself: readable while CQEs wait */
 	bool ring_on_loop;
 	uint64_t activation_ns;
 
@@ -247,27 +246,36 @@ static bool prep_async(struct virtio_blk *blk, struct blk_req *req)
 		if (!sqe)
 			return false;
 	}
+	int fd = blk->fixed_file ? 0 : blk->fd;
+
 	switch (req->op) {
 	case OP_READ:
 	case OP_WRITE: {
 		struct iovec *iov = req->iov;
 		int niov = req->niov;
+		uint64_t off = req->off + req->done;
 
 		iov_advance(&iov, &niov, req->done);
-		if (req->op == OP_READ)
-			io_uring_prep_readv(sqe, blk->fd, iov, (unsigned int)niov, req->off + req->done);
+		/* One segment (the common 4k and 1m cases): no iovec for the kernel to import. */
+		if (niov == 1 && req->op == OP_READ)
+			io_uring_prep_read(sqe, fd, iov->iov_base, (unsigned int)iov->iov_len, off);
+		else if (niov == 1)
+			io_uring_prep_write(sqe, fd, iov->iov_base, (unsigned int)iov->iov_len, off);
+		else if (req->op == OP_READ)
+			io_uring_prep_readv(sqe, fd, iov, (unsigned int)niov, off);
 		else
-			io_uring_prep_writev(sqe, blk->fd, iov, (unsigned int)niov,
-					     req->off + req->done);
+			io_uring_prep_writev(sqe, fd, iov, (unsigned int)niov, off);
 		break;
 	}
 	case OP_FLUSH:
-		io_uring_prep_fsync(sqe, blk->fd, IORING_FSYNC_DATASYNC);
+		io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
 		break;
 	case OP_FALLOC:
-		io_uring_prep_fallocate(sqe, blk->fd, req->falloc_mode, req->off, req->len);
+		io_uring_prep_fallocate(sqe, fd, req->falloc_mode, req->off, req->len);
 		break;
 	}
+	if (blk->fixed_file)
+		sqe->flags |= IOSQE_FIXED_FILE;
 	io_uring_sqe_set_data(sqe, req);
 	return true;
 }
@@ -558,11 +566,13 @@ static void handle_bad(struct virtio_blk *blk, const struct virtq_chain *c, bool
 	*pushed = true;
 }
 
+static bool reap(struct virtio_blk *blk, bool *pushed);
+
 /* Take requests until the ring is empty, throttled, or the fairness budget is spent. */
 static void process_queue(struct virtio_blk *blk)
 {
 	struct virtq *q = &blk->mmio.queues[0];
-	bool pushed = false, submit = false;
+	bool pushed = false, submit = false, stalled = false;
 	unsigned int budget = 2 * VIRTQ_MAX_SIZE;
 
 	while (q->active && !(blk->mmio.status & VIRTIO_STATUS_NEEDS_RESET)) {
@@ -592,11 +602,19 @@ static void process_queue(struct virtio_blk *blk)
 		}
 		if (handle(blk, &blk->chain, &pushed, &submit) == REQ_RETRY_LATER) {
 			virtq_unpop(q);
+			stalled = true;
 			break;
 		}
 	}
-	if (submit)
+	if (submit) {
 		io_uring_submit(&blk->ring);
+		/*
+		 * Page-cache hits complete inside the submit: answer them now, with the
+		 * batch's one interrupt, instead of a loop round trip later.
+		 */
+		if (reap(blk, &pushed) && stalled)
+			virtio_mmio_kick_self(&blk->mmio, 0);
+	}
 	if (pushed)
 		signal_used(blk);
 }
@@ -606,17 +624,16 @@ static void queue_notify(struct virtio_mmio_dev *vdev, unsigned int qidx)
 	process_queue(to_blk(vdev));
 }
 
-/* io_uring completions (VMM thread). */
-static void ring_event(void *opaque, uint32_t events)
+/*
+ * Consume every completion waiting (lock held); true when a request slot came free.
+ * Bounded by the CQ size: each CQE is consumed once, and resubmissions are only
+ * submitted after the loop.
+ */
+static bool reap(struct virtio_blk *blk, bool *pushed)
 {
-	struct virtio_blk *blk = opaque;
 	struct io_uring_cqe *cqe;
-	bool pushed = false, resubmit = false, freed = false;
-	eventfd_t v;
+	bool resubmit = false, freed = false;
 
-	eventfd_read(blk->ring_efd, &v);
-	pthread_mutex_lock(&blk->mmio.lock);
-	/* Bounded by the ring's CQ size: each CQE is consumed once. */
 	while (blk->ring_ready && io_uring_peek_cqe(&blk->ring, &cqe) == 0) {
 		struct blk_req *req = io_uring_cqe_get_data(cqe);
 		int res = cqe->res;
@@ -625,7 +642,7 @@ static void ring_event(void *opaque, uint32_t events)
 		if (!req || !req->in_use)
 			continue;
 		blk->inflight--;
-		if (finish_pass(blk, req, res, &pushed)) {
+		if (finish_pass(blk, req, res, pushed)) {
 			freed = true;
 			continue;
 		}
@@ -634,11 +651,22 @@ static void ring_event(void *opaque, uint32_t events)
 			resubmit = true;
 		} else {
 			blk->inflight--;
-			complete(blk, req, BLK_S_IOERR, &pushed);
+			complete(blk, req, BLK_S_IOERR, pushed);
 		}
 	}
 	if (resubmit)
 		io_uring_submit(&blk->ring);
+	return freed;
+}
+
+/* io_uring completions (VMM thread): the ring fd polls readable while CQEs wait. */
+static void ring_event(void *opaque, uint32_t events)
+{
+	struct virtio_blk *blk = opaque;
+	bool pushed = false, freed;
+
+	pthread_mutex_lock(&blk->mmio.lock);
+	freed = reap(blk, &pushed);
 	if (pushed)
 		signal_used(blk);
 	/* A full request pool may have stopped the queue. */
@@ -746,12 +774,10 @@ static int blk_activate(struct virtio_mmio_dev *vdev)
 		blk->engine = IO_ENGINE_SYNC;
 		return 0;
 	}
-	blk->ring_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (blk->ring_efd < 0 || io_uring_register_eventfd(&blk->ring, blk->ring_efd) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	blk->ring_src = (struct ev_source){ .fd = blk->ring_efd, .fn = ring_event, .opaque = blk };
+	/* A registered file saves the per-request file lookup; optional. */
+	blk->fixed_file = io_uring_register_files(&blk->ring, &blk->fd, 1) == 0;
+	blk->ring_src = (struct ev_source){ .fd = blk->ring.ring_fd, .fn = ring_event,
+					    .opaque = blk };
 	r = ev_add(blk->mmio.env.loop, &blk->ring_src, EPOLLIN);
 	if (r < 0)
 		goto fail;
@@ -762,9 +788,7 @@ static int blk_activate(struct virtio_mmio_dev *vdev)
 		  (unsigned long long)(blk->activation_ns / 1000));
 	return 0;
 fail:
-	if (blk->ring_efd >= 0)
-		close(blk->ring_efd);
-	blk->ring_efd = -1;
+	blk->fixed_file = false;
 	io_uring_queue_exit(&blk->ring);
 	log_error("virtio-blk: io_uring setup: %s", strerror(-r));
 	return r;
@@ -802,7 +826,6 @@ int virtio_blk_create(struct virtio_blk **out, const struct drive_cfg *cfg,
 	if (!blk)
 		return -ENOMEM;
 	blk->fd = -1;
-	blk->ring_efd = -1;
 	blk->rl.timerfd = -1;
 	blk->read_only = cfg->is_read_only;
 	blk->cache = cfg->cache_type;
@@ -877,6 +900,11 @@ int virtio_blk_update(struct virtio_blk *blk, const char *path_on_host,
 		drain(blk);
 		close(blk->fd);
 		blk->fd = fd;
+		/* Nothing is in flight: the slot can take the new file (or be given up). */
+		if (blk->fixed_file && io_uring_register_files_update(&blk->ring, 0, &blk->fd, 1) != 1) {
+			io_uring_unregister_files(&blk->ring);
+			blk->fixed_file = false;
+		}
 		blk->capacity = sectors;
 		blk->can_punch = punch; /* offered from the next reset on */
 		blk->no_zero_range = false;
@@ -908,8 +936,6 @@ void virtio_blk_destroy(struct virtio_blk *blk)
 		ev_del(loop, &blk->rl_src);
 	if (blk->ring_ready)
 		io_uring_queue_exit(&blk->ring);
-	if (blk->ring_efd >= 0)
-		close(blk->ring_efd);
 	rate_limiter_destroy(&blk->rl);
 	virtio_mmio_uninit(&blk->mmio);
 	if (blk->fd >= 0)
