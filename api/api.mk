@@ -9,6 +9,11 @@ API_SRCS += \
 VMM_LIB_SRCS += \
 	vmm/config.c \
 	vmm/metrics.c
+# The "net", "net_<iface_id>" and "vsock" groups, read from the devices (libvmm only: the
+# API fuzzer links metrics.c without any device).
+VMM_LIB_SRCS += vmm/metrics_dev.c
+UNIT_TESTS += $(O)/tests/unit/test_metrics
+$(O)/tests/unit/test_metrics: $(O)/libapi.a $(O)/libvmm.a
 
 UNIT_TESTS += \
 	$(O)/tests/unit/test_config \

@@ -78,6 +78,17 @@ write_config() {
 	} >"$file"
 }
 
+# guest_result NAME OUT_FILE: after run_vmm with the test guest, one check that the VMM
+# exited 0 and the guest reported checks and no failure; on failure, the tail of OUT_FILE.
+guest_result() {
+	if [ "$rc" -eq 0 ] && grep -q "guest: RESULT [1-9][0-9]* passed, 0 failed" "$2"; then
+		pass "$1: guest $(grep -o 'guest: RESULT.*' "$2")"
+	else
+		fail "$1: guest: VMM exit $rc"
+		tail -n 15 "$2" | sed 's/^/      /'
+	fi
+}
+
 # run_vmm TIMEOUT_S OUT_FILE ARGS...: runs the VMM, console and log to OUT_FILE; sets $rc.
 run_vmm() {
 	local t=$1 out=$2
