@@ -908,3 +908,26 @@ TEST(vhost_cid_in_use_is_config_error)
 	unlink(path);
 	env_fini(&e);
 }
+
+TEST(vhost_bad_descriptor_needs_reset)
+{
+	struct env e;
+	struct virtio_vsock_stats st;
+	struct vsock_hdr h = ghdr(VSOCK_OP_REQUEST, 1300, 5000, 0);
+
+	NEED_VHOST_VSOCK();
+	CHECK(env_init_backend(&e, 8, "vhost") == 0);
+	/* A TX descriptor pointing past guest RAM: vhost cannot translate it. */
+	memcpy(drv_ptr(&e.d, e.txbuf), &h, sizeof(h));
+	drv_desc(&e.d, e.q[1].desc, 0, 0x7f0000000000ULL, sizeof(h), 0, 0);
+	q_post(&e, 1, 0);
+	drv_wr(&e.d, VIRTIO_MMIO_QUEUE_NOTIFY, 1);
+	for (int i = 0; i < 400 && !(drv_rd(&e.d, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
+	     i++)
+		pump(&e, 1);
+	CHECK(drv_rd(&e.d, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
+	virtio_vsock_get_stats(e.v, &st);
+	CHECK_EQ(st.vhost_ring_errors, 1);
+	CHECK(!st.vhost);
+	env_fini(&e);
+}
