@@ -1,7 +1,7 @@
 # Benchmarks. `make bench` prints figures (not pass/fail); bench/run.sh says what each
 # figure measures, where it was measured (direct or nested KVM) and how to rerun it. The
-# component benchmarks keep their own targets: bench-blk (vmm/virtio/virtio.mk), bench-api
-# (api/api.mk), bench-jailer (jailer/jailer.mk); make bench runs them too.
+# component benchmarks keep their own targets: bench-blk and bench-net (vmm/virtio/virtio.mk),
+# bench-api (api/api.mk), bench-jailer (jailer/jailer.mk); make bench runs them too.
 
 BENCH_HOSTIO := $(O)/bench/hostio
 
@@ -12,5 +12,5 @@ $(BENCH_HOSTIO): $(O)/bench/hostio.o
 
 .PHONY: bench
 bench: bins testguest guest $(BENCH_HOSTIO) $(O)/bench/blk_bench $(O)/bench/api_latency \
-		$(BIN)/jailer $(JAILER_PROBE)
+		$(O)/tests/unit/test_net_bench $(BIN)/jailer $(JAILER_PROBE)
 	O=$(O) bench/run.sh
