@@ -11,6 +11,10 @@
  * "guest: vsock ready" and serves: port 1234 echoes every byte back (and shuts down
  * after the host's EOF), any other port gets RST, and a connection to port 9999 ends the
  * test.
+ *   guest.vsockbench=MIB  throughput mode for tests/integration/bench_vsock.sh: no
+ *                      client test; besides the echo, port 1235 is a sink (the guest
+ *                      discards what it gets and shuts down after the host's EOF) and
+ *                      port 1236 a source (the guest sends MIB MiB, then shuts down).
  */
 #include "tests/guest/virtio.h"
 
@@ -26,6 +30,8 @@
 #define MAXC 48
 #define ECHO_PORT 1234
 #define QUIT_PORT 9999
+#define SINK_PORT 1235
+#define SOURCE_PORT 1236
 
 #define OP_REQUEST 1
 #define OP_RESPONSE 2
@@ -46,7 +52,8 @@ enum { C_FREE, C_CONNECTING, C_OPEN };
 
 struct conn {
 	int state;
-	bool echo, rst, peer_shut_send, shut_sent;
+	bool echo, sink, rst, peer_shut_send, shut_sent;
+	uint64_t src_left; /* source: bytes still to send */
 	uint32_t lport, pport;
 	uint32_t peer_buf, peer_fwd, tx_cnt; /* our sending */
 	uint32_t rx_cnt, fwd_cnt, fwd_sent; /* our receiving */
@@ -68,6 +75,7 @@ static uint64_t base, my_cid;
 static bool quit, rx_kick, tx_kick;
 static uint32_t next_port = 40000;
 static unsigned int protocol_errors;
+static uint64_t bench_bytes; /* guest.vsockbench in bytes; 0: the functional test */
 
 static uint32_t rd(uint32_t off)
 {
@@ -227,7 +235,8 @@ static struct conn *alloc_conn(void)
 		if (conns[i].state == C_FREE) {
 			struct conn *c = &conns[i];
 
-			c->echo = c->rst = c->peer_shut_send = c->shut_sent = c->bad = false;
+			c->echo = c->sink = c->rst = c->peer_shut_send = c->shut_sent = c->bad = false;
+			c->src_left = 0;
 			c->tx_cnt = c->rx_cnt = c->fwd_cnt = c->fwd_sent = 0;
 			c->rhead = c->rlen = 0;
 			c->got = 0;
@@ -256,9 +265,14 @@ static void on_packet(const struct hdr *h, const uint8_t *data, uint32_t len)
 	}
 	c = find(h->dst_port, h->src_port);
 	if (!c) {
-		if (h->op == OP_REQUEST && h->dst_port == ECHO_PORT && (c = alloc_conn())) {
+		if (h->op == OP_REQUEST &&
+		    (h->dst_port == ECHO_PORT ||
+		     (bench_bytes && (h->dst_port == SINK_PORT || h->dst_port == SOURCE_PORT))) &&
+		    (c = alloc_conn())) {
 			c->state = C_OPEN;
-			c->echo = true;
+			c->echo = h->dst_port == ECHO_PORT;
+			c->sink = h->dst_port == SINK_PORT;
+			c->src_left = h->dst_port == SOURCE_PORT ? bench_bytes : 0;
 			c->lport = h->dst_port;
 			c->pport = h->src_port;
 			c->peer_buf = h->buf_alloc;
@@ -298,7 +312,9 @@ static void on_packet(const struct hdr *h, const uint8_t *data, uint32_t len)
 			break;
 		}
 		c->rx_cnt += len;
-		if (c->echo) {
+		if (c->sink) {
+			c->fwd_cnt += len;
+		} else if (c->echo) {
 			for (uint32_t i = 0; i < len; i++)
 				c->ring[(c->rhead + c->rlen + i) % CRED] = data[i];
 			c->rlen += len;
@@ -347,7 +363,18 @@ static void service(void)
 			c->rhead = (c->rhead + chunk) % CRED;
 			c->rlen -= chunk;
 		}
-		if (c->echo && !c->rlen && c->peer_shut_send && !c->shut_sent) {
+		while (c->src_left && credit(c)) {
+			uint32_t chunk = MIN_U32(MIN_U32(BUFSZ, credit(c)), (uint32_t)MIN_U64(
+							 c->src_left, BUFSZ));
+
+			send_c(c, OP_RW, 0, c->ring, chunk);
+			c->src_left -= chunk;
+			if (!c->src_left) {
+				send_c(c, OP_SHUTDOWN, 3, NULL, 0);
+				c->shut_sent = true;
+			}
+		}
+		if ((c->echo || c->sink) && !c->rlen && c->peer_shut_send && !c->shut_sent) {
 			send_c(c, OP_SHUTDOWN, 3, NULL, 0);
 			c->shut_sent = true;
 		}
@@ -462,7 +489,9 @@ void test_vsock(void)
 	wr(VM_QUEUE_NOTIFY, 2);
 	kicks();
 
-	client_test();
+	bench_bytes = param_u64("vsockbench", 0) << 20;
+	if (!bench_bytes)
+		client_test();
 
 	puts_serial("guest: vsock ready\n");
 	for (uint64_t i = 0; i < 20000000000ULL && !quit; i++)
