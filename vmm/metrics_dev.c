@@ -35,7 +35,7 @@ static const struct counter net_counters[METRICS_NET_N - 1] = {
 #undef NET
 
 #define VS(n, f) { n, offsetof(struct virtio_vsock_stats, f) }
-static const struct counter vsock_counters[METRICS_VSOCK_N] = {
+static const struct counter vsock_counters[METRICS_VSOCK_N - 1] = {
 	VS("rx_packets_count", rx_packets),
 	VS("rx_bytes_count", rx_bytes),
 	VS("tx_packets_count", tx_packets),
@@ -49,10 +49,12 @@ static const struct counter vsock_counters[METRICS_VSOCK_N] = {
 	VS("rx_bad_chains", rx_bad_chains),
 	VS("rst_dropped", rst_dropped),
 	VS("conns_live", conns_live),
+	VS("vhost_irqs", vhost_irqs),
+	VS("vhost_ring_errors", vhost_ring_errors),
 };
 #undef VS
 
-/* The groups' name arrays, built once from the tables (plus the "vhost" gauge for net). */
+/* The groups' name arrays, built once from the tables, then the "vhost" gauge. */
 static const char *net_names[METRICS_NET_N];
 static const char *vsock_names[METRICS_VSOCK_N];
 static pthread_once_t names_once = PTHREAD_ONCE_INIT;
@@ -62,15 +64,19 @@ static void build_names(void)
 	for (unsigned int i = 0; i < METRICS_NET_N - 1; i++)
 		net_names[i] = net_counters[i].name;
 	net_names[METRICS_NET_N - 1] = "vhost";
-	for (unsigned int i = 0; i < METRICS_VSOCK_N; i++)
+	for (unsigned int i = 0; i < METRICS_VSOCK_N - 1; i++)
 		vsock_names[i] = vsock_counters[i].name;
+	vsock_names[METRICS_VSOCK_N - 1] = "vhost";
 }
 
-static void fill(uint64_t *vals, const struct counter *c, unsigned int n, const void *stats)
+/* n counters from the table, then the vhost gauge. */
+static void fill(uint64_t *vals, const struct counter *c, unsigned int n, const void *stats,
+		 bool vhost)
 {
 	for (unsigned int i = 0; i < n; i++)
 		__atomic_store_n(&vals[i], *(const uint64_t *)((const char *)stats + c[i].off),
 				 __ATOMIC_RELAXED);
+	__atomic_store_n(&vals[n], vhost ? 1 : 0, __ATOMIC_RELAXED);
 }
 
 static void add_group(struct metrics_group *g, const char *name, const char **names,
@@ -115,15 +121,14 @@ void metrics_dev_update(struct metrics_dev *d, const char *const *ids,
 	for (unsigned int i = 0; i < n; i++) {
 		uint64_t *v = d->iface_vals[i];
 
-		fill(v, net_counters, METRICS_NET_N - 1, &ns[i]);
-		__atomic_store_n(&v[METRICS_NET_N - 1], ns[i].vhost ? 1 : 0, __ATOMIC_RELAXED);
+		fill(v, net_counters, METRICS_NET_N - 1, &ns[i], ns[i].vhost);
 		for (unsigned int k = 0; k < METRICS_NET_N; k++)
 			sum[k] += __atomic_load_n(&v[k], __ATOMIC_RELAXED);
 	}
 	for (unsigned int k = 0; n && k < METRICS_NET_N; k++)
 		__atomic_store_n(&d->net_vals[k], sum[k], __ATOMIC_RELAXED);
 	if (vs && d->has_vsock)
-		fill(d->vsock_vals, vsock_counters, METRICS_VSOCK_N, vs);
+		fill(d->vsock_vals, vsock_counters, METRICS_VSOCK_N - 1, vs, vs->vhost);
 }
 
 void metrics_dev_refresh(struct metrics_dev *d, struct virtio_net *const *net,

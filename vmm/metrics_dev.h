@@ -5,7 +5,9 @@
  * under their locks (virtio_net_get_stats, virtio_vsock_get_stats); a refresh copies
  * them into these groups before each flush, on the VMM thread, as the "vmm" group's are.
  * The groups are registered at the first refresh that sees the devices and stay until
- * metrics_dev_unregister(), so the last line written at exit still carries them.
+ * metrics_dev_unregister(), so the last line written at exit still carries them. Each
+ * group ends with the "vhost" gauge: 1 while the kernel backend runs the queues (in
+ * "net": how many interfaces).
  */
 #ifndef VMM_METRICS_DEV_H
 #define VMM_METRICS_DEV_H
@@ -19,7 +21,7 @@
 #include "vmm/virtio/vsock.h"
 
 #define METRICS_NET_N 15
-#define METRICS_VSOCK_N 13
+#define METRICS_VSOCK_N 16
 
 struct metrics_dev {
 	bool registered;

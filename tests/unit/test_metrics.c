@@ -92,7 +92,7 @@ TEST(net_and_vsock_groups)
 	struct virtio_vsock_stats vs = { .rx_packets = 11, .rx_bytes = 111, .tx_packets = 12,
 					 .tx_bytes = 122, .conns_opened = 4, .conns_closed = 3,
 					 .conns_refused = 2, .rst_sent = 5, .bad_packets = 1,
-					 .conns_live = 1 };
+					 .conns_live = 1, .vhost_ring_errors = 2, .vhost = true };
 	json_t *j;
 
 	CHECK_EQ(sink(), 0);
@@ -126,6 +126,9 @@ TEST(net_and_vsock_groups)
 	CHECK_EQ(get(j, "vsock", "conns_refused"), 2);
 	CHECK_EQ(get(j, "vsock", "rst_sent"), 5);
 	CHECK_EQ(get(j, "vsock", "conns_live"), 1);
+	CHECK_EQ(get(j, "vsock", "vhost_ring_errors"), 2);
+	CHECK_EQ(get(j, "vsock", "vhost_irqs"), 0);
+	CHECK_EQ(get(j, "vsock", "vhost"), 1);
 	CHECK_EQ(json_object_size(json_object_get(j, "vsock")), METRICS_VSOCK_N);
 	json_decref(j);
 
