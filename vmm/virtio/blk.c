@@ -115,6 +115,8 @@ struct virtio_blk {
 
 	unsigned int inflight;
 	struct blk_req *reqs; /* VIRTQ_MAX_SIZE */
+	struct blk_req *free[VIRTQ_MAX_SIZE];
+	unsigned int nfree;
 	struct virtq_chain chain; /* scratch for the walker */
 };
 
@@ -280,22 +282,40 @@ static bool prep_async(struct virtio_blk *blk, struct blk_req *req)
 	return true;
 }
 
+/* A stack of free slots: O(1), and the slot just freed (cache-warm) is reused first. */
 static struct blk_req *req_get(struct virtio_blk *blk)
 {
-	for (unsigned int i = 0; i < VIRTQ_MAX_SIZE; i++) {
-		if (!blk->reqs[i].in_use) {
-			blk->reqs[i].in_use = true;
-			return &blk->reqs[i];
-		}
+	struct blk_req *req;
+
+	if (!blk->nfree)
+		return NULL;
+	req = blk->free[--blk->nfree];
+	req->in_use = true;
+	return req;
+}
+
+static void req_put(struct virtio_blk *blk, struct blk_req *req)
+{
+	if (!req->in_use)
+		return; /* already free: never on the stack twice */
+	req->in_use = false;
+	blk->free[blk->nfree++] = req;
+}
+
+static void req_reset_all(struct virtio_blk *blk)
+{
+	blk->nfree = 0;
+	for (unsigned int i = VIRTQ_MAX_SIZE; i-- > 0;) {
+		blk->reqs[i].in_use = false;
+		blk->free[blk->nfree++] = &blk->reqs[i];
 	}
-	return NULL;
 }
 
 static void complete(struct virtio_blk *blk, struct blk_req *req, uint8_t status, bool *pushed)
 {
 	*req->status = status;
 	virtq_push(&blk->mmio.queues[0], req->head, status == BLK_S_OK ? req->used_len : 1);
-	req->in_use = false;
+	req_put(blk, req);
 	*pushed = true;
 }
 
@@ -532,7 +552,7 @@ static enum req_outcome handle(struct virtio_blk *blk, const struct virtq_chain 
 	if (!req)
 		return REQ_RETRY_LATER; /* a guest reusing heads in flight; wait for completions */
 	if (!rate_limiter_consume(&blk->rl, bytes)) {
-		req->in_use = false;
+		req_put(blk, req);
 		return REQ_RETRY_LATER;
 	}
 	req->op = op;
@@ -712,14 +732,13 @@ static void drain(struct virtio_blk *blk)
 		req = io_uring_cqe_get_data(cqe);
 		io_uring_cqe_seen(&blk->ring, cqe);
 		if (req && req->in_use) {
-			req->in_use = false;
+			req_put(blk, req);
 			blk->inflight--;
 		}
 	}
 out:
 	blk->inflight = 0;
-	for (unsigned int i = 0; i < VIRTQ_MAX_SIZE; i++)
-		blk->reqs[i].in_use = false;
+	req_reset_all(blk);
 }
 
 static void rl_event(void *opaque, uint32_t events)
@@ -837,6 +856,7 @@ int virtio_blk_create(struct virtio_blk **out, const struct drive_cfg *cfg,
 		r = -ENOMEM;
 		goto fail;
 	}
+	req_reset_all(blk);
 	r = open_backing(cfg->path_on_host, blk->read_only, &blk->fd, &blk->capacity,
 			 &blk->can_punch);
 	if (r < 0) {
