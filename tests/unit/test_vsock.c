@@ -855,6 +855,8 @@ TEST(vhost_uds_bridge_connect_ok_and_splice)
 	CHECK_EQ(n, 0);
 	virtio_vsock_get_stats(e.v, &st);
 	CHECK_EQ(st.conns_opened, 1);
+	CHECK_EQ(st.rx_bytes, 5); /* bridged to the guest: "early" */
+	CHECK_EQ(st.tx_bytes, 4); /* from the guest: "pong" */
 	close(fd);
 	/* A malformed line is refused without an answer. */
 	fd = host_connect(e.path);

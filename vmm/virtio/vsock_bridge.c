@@ -146,8 +146,8 @@ static int fill(int fd, struct bbuf *buf, uint64_t *count)
 	return 0;
 }
 
-/* Move buf's bytes to fd, and the EOF once they are gone. 0 or -errno. */
-static int drain(int fd, struct bbuf *buf)
+/* Move buf's bytes to fd (adding them to *moved), and the EOF once they are gone. */
+static int drain(int fd, struct bbuf *buf, uint64_t *moved)
 {
 	if (buf->off < buf->len) {
 		ssize_t n = send(fd, buf->data + buf->off, buf->len - buf->off,
@@ -156,6 +156,7 @@ static int drain(int fd, struct bbuf *buf)
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
 		buf->off += (uint32_t)n;
+		*moved += (uint64_t)n;
 		if (buf->off == buf->len)
 			buf->off = buf->len = 0;
 	}
@@ -213,6 +214,7 @@ static void read_line(struct bconn *c)
 	}
 	memcpy(c->u2v.data, c->line + r, c->line_len - (uint32_t)r);
 	c->u2v.len = c->line_len - (uint32_t)r;
+	c->b->stats.to_guest_bytes += c->u2v.len;
 	start_connect(c, port);
 }
 
@@ -265,20 +267,21 @@ static void bconn_pump(struct bconn *c)
 	if (c->state == B_CONNECTING)
 		check_connected(c);
 	for (int i = 0; c->state == B_SPLICE && i < PUMP_ROUNDS; i++) {
-		uint32_t before = c->u2v.len + c->v2u.len + c->u2v.off + c->v2u.off;
-		bool eofs = c->u2v.eof + c->v2u.eof + c->u2v.shut + c->v2u.shut;
+		uint64_t moved = 0, filled = b->stats.from_guest_bytes + b->stats.to_guest_bytes;
+		int eofs = c->u2v.eof + c->v2u.eof + c->u2v.shut + c->v2u.shut;
 
-		r = fill(c->u.fd, &c->u2v, &b->stats.from_guest_bytes);
+		r = fill(c->u.fd, &c->u2v, &b->stats.to_guest_bytes);
 		if (!r)
-			r = fill(c->v.fd, &c->v2u, &b->stats.to_guest_bytes);
+			r = fill(c->v.fd, &c->v2u, &b->stats.from_guest_bytes);
 		if (!r)
-			r = drain(c->v.fd, &c->u2v);
+			r = drain(c->v.fd, &c->u2v, &moved);
 		if (!r)
-			r = drain(c->u.fd, &c->v2u);
+			r = drain(c->u.fd, &c->v2u, &moved);
 		if (r < 0)
 			break;
-		if (before == c->u2v.len + c->v2u.len + c->u2v.off + c->v2u.off &&
-		    eofs == (bool)(c->u2v.eof + c->v2u.eof + c->u2v.shut + c->v2u.shut))
+		/* Nothing moved and no EOF news: what is left waits for epoll. */
+		if (!moved && filled == b->stats.from_guest_bytes + b->stats.to_guest_bytes &&
+		    eofs == c->u2v.eof + c->v2u.eof + c->u2v.shut + c->v2u.shut)
 			break;
 	}
 	if (r < 0 || (c->u2v.shut && c->v2u.shut)) {
