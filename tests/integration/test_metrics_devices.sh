@@ -9,7 +9,9 @@
 #   is counted.
 #   vsock (guest.test=vsock, host side over the Unix socket): the guest's 100 KiB to
 #   port 5000 and our 200 KiB answer, 3 echo connections of 64 KiB (bytes both ways and
-#   connections opened counted exactly), the guest's refused connection to port 5001.
+#   connections opened counted exactly), the guest's refused connection to port 5001;
+#   with vhost-vsock (where /dev/vhost-vsock exists) the kernel carries the guest's own
+#   connection and the counters are the uds_path bridge's: the echo connections only.
 # Seccomp on (the default). Run on a KVM host as root, or inside tests/kvmhost/run.sh.
 set -u
 if [ -z "${METRICS_TEST_IN_NETNS:-}" ] && unshare -n true 2>/dev/null; then
@@ -123,10 +125,16 @@ cat >"$TMP/vs_host.py" <<'PY'
 import socket, sys, threading
 sys.path.insert(0, sys.argv[4])
 from vsock_host import connect, pat_host, recv_all, wait_serial
-uds, serial, out = sys.argv[1:4]
-got = {"from_guest": 0, "to_guest": 0, "echo_conns": 0}
-lst = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-lst.bind(uds + "_5000")
+uds, serial, out, _, mode = sys.argv[1:6]
+# Bytes each way: "gi" the guest's own connection to port 5000, "echo" ours to port 1234.
+got = {"gi_from": 0, "gi_to": 0, "echo_from": 0, "echo_to": 0, "echo_conns": 0}
+if mode == "vhost":  # the guest's connection to CID 2 reaches the host kernel
+    lst = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+    lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lst.bind((socket.VMADDR_CID_ANY, 5000))
+else:
+    lst = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    lst.bind(uds + "_5000")
 lst.listen(1)
 
 
@@ -134,9 +142,9 @@ def guest_client():  # the guest sends 100 KiB, then wants 200 KiB of pat_host
     lst.settimeout(60)
     c, _ = lst.accept()
     c.settimeout(30)
-    got["from_guest"] += len(recv_all(c))
+    got["gi_from"] += len(recv_all(c))
     c.sendall(bytes(pat_host(k) for k in range(200 * 1024)))
-    got["to_guest"] += 200 * 1024
+    got["gi_to"] += 200 * 1024
     c.close()
 
 
@@ -149,9 +157,9 @@ for i in range(3):  # echo connections to port 1234
     s, line = connect(uds, 1234)
     if line.startswith(b"OK "):
         s.sendall(bytes([i]) * 65536)
-        got["to_guest"] += 65536
+        got["echo_to"] += 65536
         s.shutdown(socket.SHUT_WR)
-        got["from_guest"] += len(recv_all(s))
+        got["echo_from"] += len(recv_all(s))
         got["echo_conns"] += 1
     s.close()
 connect(uds, 9999)[0].close()  # ends the guest
@@ -159,31 +167,58 @@ with open(out, "w") as f:
     for k, v in got.items():
         f.write("%s=%d\n" % (k, v))
 PY
-cat >"$TMP/vs.json" <<JSON
+# vsock_run BACKEND: one guest.test=vsock run with --vsock-backend BACKEND; the host's
+# byte counts in $d/host, the metrics in $d/m (flattened).
+vsock_run() {
+	d=$TMP/vs-$1
+	mkdir -p "$d"
+	cat >"$d/vm.json" <<JSON
 {
   "boot-source": {"kernel_image_path": "$TESTGUEST", "boot_args": "guest.test=vsock guest.cid=7"},
   "machine-config": {"vcpu_count": 1, "mem_size_mib": 64},
-  "vsock": {"guest_cid": 7, "uds_path": "$TMP/v.sock"}
+  "vsock": {"guest_cid": 7, "uds_path": "$d/v.sock"}
 }
 JSON
-python3 "$TMP/vs_host.py" "$TMP/v.sock" "$TMP/vs.out" "$TMP/vs.host" "$ROOT/tests/integration" >"$TMP/vs.py.out" 2>&1 &
-host=$!
-for _ in $(seq 300); do [ -e "$TMP/v.sock.ready" ] && break; sleep 0.1; done
-run_vmm 90 "$TMP/vs.out" --no-api --config-file "$TMP/vs.json" --metrics-path "$TMP/vs.m"
-wait $host
-expect "vsock: host side finished (3 echo connections)" grep -q "^echo_conns=3$" "$TMP/vs.host"
-guest_result vsock "$TMP/vs.out"
-grep -q "^echo_conns=3$" "$TMP/vs.host" 2>/dev/null || sed 's/^/      host: /' "$TMP/vs.py.out"
-from=$(sed -n 's/^from_guest=//p' "$TMP/vs.host" 2>/dev/null)
-to=$(sed -n 's/^to_guest=//p' "$TMP/vs.host" 2>/dev/null)
-flatten "$TMP/vs.m"
-check_metric "$TMP/vs.m" vsock tx_bytes_count -eq "${from:-1}"
-check_metric "$TMP/vs.m" vsock rx_bytes_count -eq "${to:-1}"
-check_metric "$TMP/vs.m" vsock conns_added -eq 4
-check_metric "$TMP/vs.m" vsock conns_removed -ge 4
-check_metric "$TMP/vs.m" vsock conns_refused -ge 1
-check_metric "$TMP/vs.m" vsock tx_packets_count -ge 4
-check_metric "$TMP/vs.m" vsock bad_packets -eq 0
-echo "  vsock metrics:" $(sed -n 's/^vsock\.//p' "$TMP/vs.m.flat")
+	python3 "$TMP/vs_host.py" "$d/v.sock" "$d/vm.out" "$d/host" "$ROOT/tests/integration" "$1" \
+		>"$d/py.out" 2>&1 &
+	host=$!
+	for _ in $(seq 300); do [ -e "$d/v.sock.ready" ] && break; sleep 0.1; done
+	run_vmm 90 "$d/vm.out" --no-api --config-file "$d/vm.json" --metrics-path "$d/m" \
+		--vsock-backend "$1"
+	wait $host
+	expect "vsock $1: host side finished (3 echo connections)" grep -q "^echo_conns=3$" "$d/host"
+	guest_result "vsock $1" "$d/vm.out"
+	grep -q "^echo_conns=3$" "$d/host" 2>/dev/null || sed 's/^/      host: /' "$d/py.out"
+	flatten "$d/m"
+}
+# host_bytes KEY...: the sum of the host's counts.
+host_bytes() {
+	local k n=0
+	for k; do n=$((n + $(sed -n "s/^$k=//p" "$d/host" 2>/dev/null || echo 0))); done
+	echo $n
+}
+
+vsock_run userspace
+check_metric "$d/m" vsock tx_bytes_count -eq "$(host_bytes gi_from echo_from)"
+check_metric "$d/m" vsock rx_bytes_count -eq "$(host_bytes gi_to echo_to)"
+check_metric "$d/m" vsock conns_added -eq 4
+check_metric "$d/m" vsock conns_removed -ge 4
+check_metric "$d/m" vsock conns_refused -ge 1
+check_metric "$d/m" vsock tx_packets_count -ge 4
+check_metric "$d/m" vsock bad_packets -eq 0
+check_metric "$d/m" vsock vhost -eq 0
+echo "  vsock userspace metrics:" $(sed -n 's/^vsock\.//p' "$d/m.flat")
+if [ -c /dev/vhost-vsock ]; then
+	# The kernel moves the guest's own connection; the counters are the uds_path bridge's.
+	vsock_run vhost
+	check_metric "$d/m" vsock tx_bytes_count -eq "$(host_bytes echo_from)"
+	check_metric "$d/m" vsock rx_bytes_count -eq "$(host_bytes echo_to)"
+	check_metric "$d/m" vsock conns_added -eq 3
+	check_metric "$d/m" vsock vhost_ring_errors -eq 0
+	check_metric "$d/m" vsock vhost -eq 1
+	echo "  vsock vhost metrics:" $(sed -n 's/^vsock\.//p' "$d/m.flat")
+else
+	echo "  SKIP vhost-vsock run: no /dev/vhost-vsock here (tests/kvmhost/run.sh's L1 has one)"
+fi
 echo "  (total: ${SECONDS} s)"
 finish
