@@ -503,5 +503,9 @@ void test_vsock(void)
 	check_eq(protocol_errors, 0, "no protocol errors seen by the guest");
 	check(!next_used(&evq, &id, &len), "event queue unused", NULL);
 	check((rd(VM_STATUS) & S_NEEDS_RESET) == 0, "device still usable", NULL);
+	/* A device reset from this vCPU (vhost-vsock: stopped from the vCPU thread, under its
+	   seccomp filter). */
+	wr(VM_STATUS, 0);
+	check_eq(rd(VM_STATUS), 0, "device reset");
 	finish();
 }
