@@ -103,3 +103,9 @@ fuzz-vsock: build/fuzz/fuzz_vsock
 	@mkdir -p build/fuzz/corpus-vsock
 	build/fuzz/fuzz_vsock -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 \
 		build/fuzz/corpus-vsock tests/fuzz/corpus/vsock
+
+# `make bench-vsock`: vsock throughput both ways, userspace backend and vhost-vsock (uds_path
+# bridge and AF_VSOCK), with the test guest inside tests/kvmhost's L1 (nested KVM).
+.PHONY: bench-vsock
+bench-vsock: $(O)/bin/vmm testguest
+	tests/kvmhost/run.sh --timeout 600 -- $(CURDIR)/tests/integration/bench_vsock.sh
