@@ -36,8 +36,8 @@ struct pattern {
 static const struct pattern patterns[] = {
 	{ "4k-randread", false, true, 4096, 32, 40000 },
 	{ "4k-randwrite", true, true, 4096, 32, 40000 },
-	{ "1m-seqread", false, false, 1 << 20, 4, 256 },
-	{ "1m-seqwrite", true, false, 1 << 20, 4, 256 },
+	{ "1m-seqread", false, false, 1 << 20, 4, 1024 },
+	{ "1m-seqwrite", true, false, 1 << 20, 4, 1024 },
 };
 
 /* Requests per wall second and per CPU second of the whole process (the io-wq workers
