@@ -2,7 +2,9 @@
 # `make bench`: figures, not pass/fail. The KVM figures (start-up, VM exits, boot times,
 # memory overhead, QEMU microvm as a peer, virtio-blk throughput from the test guest) come
 # from bench/kvm_bench.py, run directly where /dev/kvm works and otherwise inside
-# tests/kvmhost/run.sh's L1 (nested KVM under QEMU TCG: one L1 boot for all of them).
+# tests/kvmhost/run.sh's L1 (nested KVM under QEMU TCG: one L1 boot for all of them);
+# virtio-vsock throughput with both backends from tests/integration/bench_vsock.sh, the
+# same way (its own L1 boot).
 # Then the figures that need no guest: virtio-blk through the fake-guest path, virtio-net
 # frame rates (fake guest, real TAP: userspace backend here, and vhost-net beside it in the
 # L1 when only the L1 has /dev/vhost-net), the API and the jailer.
@@ -11,8 +13,8 @@
 # boots per side for the QEMU comparison, default 1), BENCH_BLK_MIB (test guest
 # bench_mib, default 4), BENCH_ONLY (comma list of start,linux,qemu,blk),
 # BENCH_NESTED=1 (use the L1 even when /dev/kvm works here), BENCH_SKIP_HOST=1 (skip the
-# guest-less figures), BENCH_NET=0 (skip the virtio-net figures). Rerun: make bench, or
-# O=build/release bench/run.sh.
+# guest-less figures), BENCH_NET=0 / BENCH_VSOCK=0 (skip the virtio-net / virtio-vsock
+# figures). Rerun: make bench, or O=build/release bench/run.sh.
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
@@ -65,6 +67,31 @@ net_bench() {
 	[ "$st" = 0 ] || echo "    (test_net_bench failed: status $st)"
 }
 
+# vsock_figures: tests/integration/bench_vsock.sh's output (stdin): its figures, then each
+# vhost-vsock figure against the userspace backend's in the same direction and run.
+vsock_figures() {
+	awk '
+		/^vsock-bench / {
+			print "    " $0
+			mb[$2 " " $3 " " $4] = $9
+			if ($2 == "vhost")
+				v[++n] = $3 " " $4
+			next
+		}
+		/FAIL|SKIP/ { print "    " $0 }
+		END {
+			for (i = 1; i <= n; i++) {
+				split(v[i], p, " ")
+				u = mb["userspace uds_path " p[2]]
+				if (u > 0) {
+					if (!hdr++)
+						print "    vhost-vsock against the userspace backend, same run (>1: vhost faster):"
+					printf "      %-8s %s: vhost/userspace MB/s %.2f\n", p[1], p[2], mb["vhost " v[i]] / u
+				}
+			}
+		}'
+}
+
 # Inside tests/kvmhost's L1 (see below): the virtio-net figures only.
 if [ -n "${BENCH_NET_ONLY:-}" ]; then
 	net_bench
@@ -93,6 +120,18 @@ else
 	[ "$kvm_rc" = 0 ] || echo "    (the nested run ended with status $kvm_rc; 77 = no usable /dev/kvm in L1)"
 fi
 echo "    rerun: make bench (or O=$O bench/run.sh; BENCH_ONLY=start,linux,qemu,blk picks parts)"
+
+if [ "${BENCH_VSOCK:-1}" != 0 ]; then
+	echo
+	echo "### virtio-vsock throughput with the test guest, both backends (rerun: make bench-vsock)"
+	if [ -z "$why" ] && [ -z "${BENCH_NESTED:-}" ]; then
+		O="$ROOT/$O" tests/integration/bench_vsock.sh 2>&1 | vsock_figures
+	else
+		echo "    nested KVM (tests/kvmhost's L1 under QEMU TCG): compare the ratios, not the rates"
+		tests/kvmhost/run.sh --timeout 300 -- env O="$ROOT/$O" "$ROOT/tests/integration/bench_vsock.sh" 2>&1 |
+			vsock_figures
+	fi
+fi
 
 if [ -z "${BENCH_SKIP_HOST:-}" ]; then
 	echo
