@@ -1,7 +1,8 @@
 # Benchmarks. `make bench` prints figures (not pass/fail); bench/run.sh says what each
 # figure measures, where it was measured (direct or nested KVM) and how to rerun it. The
-# component benchmarks keep their own targets: bench-blk and bench-net (vmm/virtio/virtio.mk),
-# bench-api (api/api.mk), bench-jailer (jailer/jailer.mk); make bench runs them too.
+# component benchmarks keep their own targets: bench-blk, bench-net and bench-vsock
+# (vmm/virtio/virtio.mk), bench-api (api/api.mk), bench-jailer (jailer/jailer.mk); make
+# bench runs them too.
 
 BENCH_HOSTIO := $(O)/bench/hostio
 
