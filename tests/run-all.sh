@@ -86,7 +86,7 @@ stage "tests that need KVM"
 why=$(kvm_unusable_reason)
 KVM_SUITE=(vmm-boot:test_vmm_boot.sh blk-guest:test_blk_guest.sh linux-boot:test_linux_boot.sh
 	net-guest:test_net_guest.sh vsock-guest:test_vsock_guest.sh vsock-linux:test_vsock_linux.sh
-	seccomp-vmm:test_seccomp_vmm.sh jailer-vm:test_jailer_vm.sh)
+	metrics-devices:test_metrics_devices.sh seccomp-vmm:test_seccomp_vmm.sh jailer-vm:test_jailer_vm.sh)
 suite_cmd() { # print the command lines of the KVM suite, one per test
 	for t in "${KVM_SUITE[@]}"; do
 		[ -x "tests/integration/${t#*:}" ] && echo "${t%%:*} tests/integration/${t#*:}"
