@@ -117,6 +117,7 @@ struct virtio_blk {
 	struct blk_req *reqs; /* VIRTQ_MAX_SIZE */
 	struct blk_req *free[VIRTQ_MAX_SIZE];
 	unsigned int nfree;
+	bool pool_stalled; /* the queue stopped for want of a free slot */
 	struct virtq_chain chain; /* scratch for the walker */
 };
 
@@ -549,8 +550,11 @@ static enum req_outcome handle(struct virtio_blk *blk, const struct virtq_chain 
 	}
 
 	req = req_get(blk);
-	if (!req)
-		return REQ_RETRY_LATER; /* a guest reusing heads in flight; wait for completions */
+	if (!req) {
+		/* A guest reusing heads in flight: the next completion restarts the queue. */
+		blk->pool_stalled = true;
+		return REQ_RETRY_LATER;
+	}
 	if (!rate_limiter_consume(&blk->rl, bytes)) {
 		req_put(blk, req);
 		return REQ_RETRY_LATER;
@@ -592,9 +596,10 @@ static bool reap(struct virtio_blk *blk, bool *pushed);
 static void process_queue(struct virtio_blk *blk)
 {
 	struct virtq *q = &blk->mmio.queues[0];
-	bool pushed = false, submit = false, stalled = false;
+	bool pushed = false, submit = false;
 	unsigned int budget = 2 * VIRTQ_MAX_SIZE;
 
+	blk->pool_stalled = false;
 	while (q->active && !(blk->mmio.status & VIRTIO_STATUS_NEEDS_RESET)) {
 		int r;
 
@@ -622,7 +627,6 @@ static void process_queue(struct virtio_blk *blk)
 		}
 		if (handle(blk, &blk->chain, &pushed, &submit) == REQ_RETRY_LATER) {
 			virtq_unpop(q);
-			stalled = true;
 			break;
 		}
 	}
@@ -632,7 +636,7 @@ static void process_queue(struct virtio_blk *blk)
 		 * Page-cache hits complete inside the submit: answer them now, with the
 		 * batch's one interrupt, instead of a loop round trip later.
 		 */
-		if (reap(blk, &pushed) && stalled)
+		if (reap(blk, &pushed) && blk->pool_stalled)
 			virtio_mmio_kick_self(&blk->mmio, 0);
 	}
 	if (pushed)
@@ -689,8 +693,11 @@ static void ring_event(void *opaque, uint32_t events)
 	freed = reap(blk, &pushed);
 	if (pushed)
 		signal_used(blk);
-	/* A full request pool may have stopped the queue. */
-	if (freed && blk->mmio.activated)
+	/*
+	 * Only a full request pool stops the queue with work left (the rate limiter has its
+	 * own timer): otherwise a completion has nothing to restart.
+	 */
+	if (freed && blk->pool_stalled && blk->mmio.activated)
 		process_queue(blk);
 	pthread_mutex_unlock(&blk->mmio.lock);
 }
