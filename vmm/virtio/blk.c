@@ -108,7 +108,6 @@ struct virtio_blk {
 
 	struct io_uring ring;
 	bool ring_ready;
-	bool fixed_file; /* blk->fd is the ring's registered file 0 */
 	struct ev_source ring_src; /* the ring fd itself: readable while CQEs wait */
 	bool ring_on_loop;
 	uint64_t activation_ns;
@@ -249,7 +248,7 @@ static bool prep_async(struct virtio_blk *blk, struct blk_req *req)
 		if (!sqe)
 			return false;
 	}
-	int fd = blk->fixed_file ? 0 : blk->fd;
+	int fd = blk->fd;
 
 	switch (req->op) {
 	case OP_READ:
@@ -277,8 +276,6 @@ static bool prep_async(struct virtio_blk *blk, struct blk_req *req)
 		io_uring_prep_fallocate(sqe, fd, req->falloc_mode, req->off, req->len);
 		break;
 	}
-	if (blk->fixed_file)
-		sqe->flags |= IOSQE_FIXED_FILE;
 	io_uring_sqe_set_data(sqe, req);
 	return true;
 }
@@ -800,8 +797,6 @@ static int blk_activate(struct virtio_mmio_dev *vdev)
 		blk->engine = IO_ENGINE_SYNC;
 		return 0;
 	}
-	/* A registered file saves the per-request file lookup; optional. */
-	blk->fixed_file = io_uring_register_files(&blk->ring, &blk->fd, 1) == 0;
 	blk->ring_src = (struct ev_source){ .fd = blk->ring.ring_fd, .fn = ring_event,
 					    .opaque = blk };
 	r = ev_add(blk->mmio.env.loop, &blk->ring_src, EPOLLIN);
@@ -814,7 +809,6 @@ static int blk_activate(struct virtio_mmio_dev *vdev)
 		  (unsigned long long)(blk->activation_ns / 1000));
 	return 0;
 fail:
-	blk->fixed_file = false;
 	io_uring_queue_exit(&blk->ring);
 	log_error("virtio-blk: io_uring setup: %s", strerror(-r));
 	return r;
@@ -927,11 +921,6 @@ int virtio_blk_update(struct virtio_blk *blk, const char *path_on_host,
 		drain(blk);
 		close(blk->fd);
 		blk->fd = fd;
-		/* Nothing is in flight: the slot can take the new file (or be given up). */
-		if (blk->fixed_file && io_uring_register_files_update(&blk->ring, 0, &blk->fd, 1) != 1) {
-			io_uring_unregister_files(&blk->ring);
-			blk->fixed_file = false;
-		}
 		blk->capacity = sectors;
 		blk->can_punch = punch; /* offered from the next reset on */
 		blk->no_zero_range = false;
