@@ -31,6 +31,11 @@ void ev_loop_destroy(struct event_loop *loop);
  */
 int ev_add(struct event_loop *loop, struct ev_source *src, uint32_t events);
 int ev_mod(struct event_loop *loop, struct ev_source *src, uint32_t events);
+/*
+ * Stop watching src. From a handler of this loop (on its thread), src's events still
+ * pending in the batch being dispatched are dropped too, so src may be freed or reused
+ * as soon as this returns, even when src is not the handler's own source.
+ */
 int ev_del(struct event_loop *loop, struct ev_source *src);
 /* Wait up to timeout_ms (-1: forever) and dispatch ready sources. Returns the number handled or -errno. */
 int ev_loop_run_once(struct event_loop *loop, int timeout_ms);

@@ -38,4 +38,4 @@ VMM_LIB_SRCS += \
 	vmm/devices/boot_timer.c
 VMM_LIB_SRCS += vmm/vm.c
 
-UNIT_TESTS += $(O)/tests/unit/test_boot $(O)/tests/unit/test_devices
+UNIT_TESTS += $(O)/tests/unit/test_boot $(O)/tests/unit/test_devices $(O)/tests/unit/test_eventloop

@@ -29,6 +29,9 @@ command -v python3 >/dev/null || skip "no python3 for the host side"
 cat >"$TMP/host.py" <<'PY'
 import hashlib, os, socket, sys, threading, time
 
+sys.path.insert(0, os.environ["VSOCK_HOST_LIB"])
+from vsock_host import pat_host, recv_all
+
 uds, serial, big_mib = sys.argv[1], sys.argv[2], int(sys.argv[3])
 vhost = len(sys.argv) > 4 and sys.argv[4] == "vhost"
 GUEST_CID = 7
@@ -44,21 +47,6 @@ def report(ok, what):
 
 def pat_guest(k):
     return (k * 7 + 3 + (k >> 12)) & 0xFF
-
-
-def pat_host(k):
-    return (k * 13 + 7 + (k >> 10)) & 0xFF
-
-
-def recv_all(s, limit=1 << 30):
-    chunks, n = [], 0
-    while n < limit:
-        b = s.recv(1 << 16)
-        if not b:
-            break
-        chunks.append(b)
-        n += len(b)
-    return b"".join(chunks)
 
 
 # --- guest-initiated: listener on <uds>_5000 (vhost: AF_VSOCK port 5000), up before the
@@ -245,7 +233,7 @@ JSON
 	# A stale socket file where the VMM will listen: it must be replaced.
 	python3 -c "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])" "$dir/v.sock"
 	[ "$mode" = vhost ] && extra="--vsock-backend vhost"
-	VSOCK_VMM=$vmm VSOCK_VM_JSON=$dir/vm.json python3 "$TMP/host.py" "$dir/v.sock" \
+	VSOCK_HOST_LIB=$(cd "$(dirname "$0")" && pwd) VSOCK_VMM=$vmm VSOCK_VM_JSON=$dir/vm.json python3 "$TMP/host.py" "$dir/v.sock" \
 		"$dir/vm.out" "$big" "$mode" >"$dir/host.out" 2>&1 &
 	host=$!
 	for _ in $(seq 300); do [ -e "$dir/v.sock.ready" ] && break; sleep 0.1; done
