@@ -248,8 +248,6 @@ static bool prep_async(struct virtio_blk *blk, struct blk_req *req)
 		if (!sqe)
 			return false;
 	}
-	int fd = blk->fd;
-
 	switch (req->op) {
 	case OP_READ:
 	case OP_WRITE: {
@@ -260,20 +258,20 @@ static bool prep_async(struct virtio_blk *blk, struct blk_req *req)
 		iov_advance(&iov, &niov, req->done);
 		/* One segment (the common 4k and 1m cases): no iovec for the kernel to import. */
 		if (niov == 1 && req->op == OP_READ)
-			io_uring_prep_read(sqe, fd, iov->iov_base, (unsigned int)iov->iov_len, off);
+			io_uring_prep_read(sqe, blk->fd, iov->iov_base, (unsigned int)iov->iov_len, off);
 		else if (niov == 1)
-			io_uring_prep_write(sqe, fd, iov->iov_base, (unsigned int)iov->iov_len, off);
+			io_uring_prep_write(sqe, blk->fd, iov->iov_base, (unsigned int)iov->iov_len, off);
 		else if (req->op == OP_READ)
-			io_uring_prep_readv(sqe, fd, iov, (unsigned int)niov, off);
+			io_uring_prep_readv(sqe, blk->fd, iov, (unsigned int)niov, off);
 		else
-			io_uring_prep_writev(sqe, fd, iov, (unsigned int)niov, off);
+			io_uring_prep_writev(sqe, blk->fd, iov, (unsigned int)niov, off);
 		break;
 	}
 	case OP_FLUSH:
-		io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+		io_uring_prep_fsync(sqe, blk->fd, IORING_FSYNC_DATASYNC);
 		break;
 	case OP_FALLOC:
-		io_uring_prep_fallocate(sqe, fd, req->falloc_mode, req->off, req->len);
+		io_uring_prep_fallocate(sqe, blk->fd, req->falloc_mode, req->off, req->len);
 		break;
 	}
 	io_uring_sqe_set_data(sqe, req);
