@@ -564,6 +564,8 @@ int main(int argc, char **argv)
 			code = VMM_EXIT_ERROR;
 			goto out;
 		}
+		log_info("API socket %s accepting %llu us after process start", api_sock,
+			 (unsigned long long)((util_now_ns() - v.opts.process_start_ns) / 1000));
 	}
 	if (config_path) {
 		setup_tty();
