@@ -129,6 +129,56 @@ static bool submit_hostile(struct vdev *d, uint16_t head)
 	return false;
 }
 
+/*
+ * Reset (status 0) right after kicking writes, at a few delays, so some resets find
+ * requests in flight: the reset runs on the vCPU thread and must drain them there.
+ * The writes store the image's own pattern, so the drive's content does not change.
+ */
+static void reset_in_flight(struct vdev *d)
+{
+	static struct blk_req rh[5];
+	static uint8_t rs[5];
+	const uint32_t len = 128 << 10;
+	const uint64_t first = 4096; /* sectors: 2 MiB in, away from what the host checks */
+	uint64_t sectors = param_u64("sectors0", 0);
+	struct vq *q = d->vq;
+
+	if (sectors < first + 5 * (len / 512)) {
+		puts_serial("guest: info: drive too small for the reset-in-flight check\n");
+		return;
+	}
+	for (uint64_t i = 0; i < 5ULL * len; i += 8) {
+		uint64_t w = first * 512 + i;
+
+		memcpy(buf + i, &w, 8);
+	}
+	for (uint64_t delay = 0; delay <= 100000; delay = delay ? delay * 10 : 10) {
+		for (uint16_t i = 0; i < 5; i++) {
+			rh[i] = (struct blk_req){ BLK_T_OUT, 0, first + i * (len / 512) };
+			rs[i] = BLK_S_NONE;
+			q->desc[3 * i] = (struct vdesc){ (uintptr_t)&rh[i], 16, VRING_DESC_F_NEXT,
+							 (uint16_t)(3 * i + 1) };
+			q->desc[3 * i + 1] = (struct vdesc){ (uintptr_t)(buf + (uint64_t)i * len), len,
+							     VRING_DESC_F_NEXT, (uint16_t)(3 * i + 2) };
+			q->desc[3 * i + 2] = (struct vdesc){ (uintptr_t)&rs[i], 1, VRING_DESC_F_WRITE, 0 };
+			vq_submit(d, (uint16_t)(3 * i));
+		}
+		vq_kick(d);
+		for (uint64_t k = 0; k < delay; k++)
+			__asm__ volatile("pause");
+		vdev_reset(d);
+		check(mmio_read32(d->base + VM_STATUS) == 0, "reset with writes in flight completes",
+		      NULL);
+		if (!vdev_init(d, d->base, 2, 0, &vq0, 16)) {
+			check(false, "device works after a reset with writes in flight", "init failed");
+			return;
+		}
+	}
+	memset(buf, 0, 4096);
+	check(blk_rw(d, BLK_T_IN, first, buf, 4096) == BLK_S_OK && pattern_ok(buf, first * 512, 4096),
+	      "device works after resets with writes in flight", "no valid read");
+}
+
 void test_blk_hostile(void)
 {
 	static struct blk_req hdr;
@@ -219,6 +269,7 @@ void test_blk_hostile(void)
 	puts_serial("guest: info: available index jump survived (the host checks the VMM)\n");
 	recovered(&d, "device works after an available index jump");
 #undef RESET_CHAIN
+	reset_in_flight(&d);
 }
 
 void test_mmio_hostile(void)

@@ -57,7 +57,7 @@ done
 for t in blk-hostile mmio-hostile; do
 	for engine in Sync Async; do
 		cp "$TMP/pattern.img" "$TMP/d0.img"
-		write_config "$TMP/h.json" "$TESTGUEST" 64 1 "guest.test=$t guest.mem_mib=64" \
+		write_config "$TMP/h.json" "$TESTGUEST" 64 1 "guest.test=$t guest.mem_mib=64 guest.sectors0=$SECTORS" \
 			"[{\"drive_id\": \"d0\", \"path_on_host\": \"$TMP/d0.img\", \"is_root_device\": false, \"is_read_only\": false, \"io_engine\": \"$engine\"}]"
 		run_vmm 120 "$TMP/$t.out" --no-api --config-file "$TMP/h.json"
 		if [ "$rc" -eq 0 ] && grep -q "guest: RESULT [1-9][0-9]* passed, 0 failed" "$TMP/$t.out"; then
