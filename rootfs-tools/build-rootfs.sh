@@ -2,6 +2,7 @@
 # Build the guest init and the root filesystems from busybox-static:
 #
 #   $GUEST/init            the project init, static
+#   $GUEST/vsock-tool      AF_VSOCK test client/server, static (/bin/vsock-tool)
 #   $GUEST/initramfs.cpio  newc archive, /init = the project init, /dev/console
 #   $GUEST/rootfs.ext4     64 MiB ext4, /sbin/init = the project init
 #
@@ -17,9 +18,10 @@ PROG=build-rootfs
 
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 INIT_SRC="$ROOT/rootfs-tools/init/init.c"
+VSOCK_TOOL_SRC="$ROOT/rootfs-tools/init/vsock-tool.c"
 ROOTFS_SIZE=${ROOTFS_SIZE:-64M}
 STAMP="$GUEST/.rootfs.stamp"
-OUTPUTS=(init initramfs.cpio rootfs.ext4)
+OUTPUTS=(init vsock-tool initramfs.cpio rootfs.ext4)
 STAGE="$GUEST/rootfs-dir"
 CC=${CC:-gcc}
 INIT_CFLAGS="-static -Os -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow
@@ -35,7 +37,7 @@ command -v mkfs.ext4 >/dev/null || die "mkfs.ext4 not found: install e2fsprogs"
 bb_version=$(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null ||
 	sha256sum "$BUSYBOX")
 key=$(cache_key "$bb_version $(ksrc_version) $ROOTFS_SIZE $($CC --version | head -1)" \
-	"$INIT_SRC" "$0" "$ROOT/rootfs-tools/common.sh")
+	"$INIT_SRC" "$VSOCK_TOOL_SRC" "$0" "$ROOT/rootfs-tools/common.sh")
 
 up_to_date() {
 	local f
@@ -59,6 +61,9 @@ say "building the init"
 # shellcheck disable=SC2086 # word splitting of the flags is intended
 $CC $INIT_CFLAGS -o "$GUEST/init.tmp" "$INIT_SRC" || die "init build failed"
 mv -f "$GUEST/init.tmp" "$GUEST/init"
+# shellcheck disable=SC2086 # word splitting of the flags is intended
+$CC $INIT_CFLAGS -o "$GUEST/vsock-tool.tmp" "$VSOCK_TOOL_SRC" || die "vsock-tool build failed"
+mv -f "$GUEST/vsock-tool.tmp" "$GUEST/vsock-tool"
 
 # gen_init_cpio comes from the kernel source the guest kernel is built from.
 ksrc_extract
@@ -88,6 +93,7 @@ done < <("$BUSYBOX" --list-full)
 [ "$applets" -gt 100 ] || die "busybox --list-full gave only $applets applets"
 [ -e "$STAGE/bin/sh" ] || die "busybox has no sh applet"
 install -m 0755 "$GUEST/init" "$STAGE/sbin/init"
+install -m 0755 "$GUEST/vsock-tool" "$STAGE/bin/vsock-tool"
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$STAGE/etc/passwd"
 printf 'root:x:0:\n' >"$STAGE/etc/group"
 printf 'microvm\n' >"$STAGE/etc/hostname"
