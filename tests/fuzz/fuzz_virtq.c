@@ -15,7 +15,6 @@
  * and with -DFUZZ_REPLAY as a plain program that replays files or directories given on
  * argv (default: tests/fuzz/corpus/virtq), which the unit-test run executes.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/fuzz/replay.h"
 #include "vmm/eventloop.h"
 #include "vmm/log.h"
 #include "vmm/memory.h"
@@ -38,7 +38,6 @@
 #define USED 0x3000
 #define DISK_SIZE 0x10000
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uint8_t *ram;
 static struct guest_mem mem;
@@ -201,65 +200,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef FUZZ_REPLAY
-static int replay_file(const char *path)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	int r = util_read_file(path, 1 << 20, &buf, &len);
-
-	if (r < 0) {
-		fprintf(stderr, "%s: %s\n", path, strerror(-r));
-		return r;
-	}
-	LLVMFuzzerTestOneInput((const uint8_t *)buf, len);
-	free(buf);
-	return 0;
-}
-
-static int replay(const char *path, int *n)
-{
-	struct stat st;
-	DIR *d;
-	struct dirent *e;
-	int r = 0;
-
-	if (stat(path, &st) < 0) {
-		fprintf(stderr, "%s: %s\n", path, strerror(errno));
-		return -errno;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		r = replay_file(path);
-		*n += r == 0;
-		return r;
-	}
-	d = opendir(path);
-	if (!d)
-		return -errno;
-	while ((e = readdir(d))) {
-		char p[4096];
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
-		if (replay(p, n) < 0)
-			r = -EIO;
-	}
-	closedir(d);
-	return r;
-}
-
 int main(int argc, char **argv)
 {
-	int n = 0, bad = 0;
-
-	if (argc < 2) {
-		bad += replay("tests/fuzz/corpus/virtq", &n) < 0;
-	} else {
-		for (int i = 1; i < argc; i++)
-			bad += replay(argv[i], &n) < 0;
-	}
-	/* Same closing line as the unit tests, so tests/run-unit.sh can count it. */
-	printf("fuzz_virtq_replay: %d passed, %d failed, 0 skipped\n", n, bad || !n);
-	return bad || !n ? 1 : 0;
+	return fuzz_replay_main(argc, argv, "fuzz_virtq_replay", "tests/fuzz/corpus/virtq");
 }
 #endif

@@ -11,7 +11,6 @@
  *   replay:     built with -DFUZZ_REPLAY; replays files or directories named on argv
  *               (default tests/fuzz/corpus/vsock), as the unit-test run does.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "tests/fuzz/replay.h"
 #include "vmm/eventloop.h"
 #include "vmm/log.h"
 #include "vmm/memory.h"
@@ -35,7 +35,6 @@
 #define TXBUF 0x80000u
 #define CID 3
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uint8_t *ram;
 static struct guest_mem mem;
@@ -205,62 +204,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef FUZZ_REPLAY
-static int replay(const char *p, int *n)
-{
-	struct stat st;
-	DIR *d;
-	struct dirent *e;
-	int r = 0;
-
-	if (stat(p, &st) < 0) {
-		fprintf(stderr, "%s: %s\n", p, strerror(errno));
-		return -errno;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		char *buf = NULL;
-		size_t len = 0;
-
-		r = util_read_file(p, 1 << 20, &buf, &len);
-		if (r < 0) {
-			fprintf(stderr, "%s: %s\n", p, strerror(-r));
-			return r;
-		}
-		LLVMFuzzerTestOneInput((const uint8_t *)buf, len);
-		free(buf);
-		(*n)++;
-		return 0;
-	}
-	d = opendir(p);
-	if (!d)
-		return -errno;
-	while ((e = readdir(d))) {
-		char sub[4096];
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", p, e->d_name);
-		if (replay(sub, n) < 0)
-			r = -EIO;
-	}
-	closedir(d);
-	return r;
-}
-
 int main(int argc, char **argv)
 {
-	int n = 0, bad = 0;
+	int r = fuzz_replay_main(argc, argv, "fuzz_vsock_replay", "tests/fuzz/corpus/vsock");
 
-	if (argc < 2) {
-		bad += replay("tests/fuzz/corpus/vsock", &n) < 0;
-	} else {
-		for (int i = 1; i < argc; i++)
-			bad += replay(argv[i], &n) < 0;
-	}
 	if (ram) {
 		unlink(path);
 		rmdir(dir);
 	}
-	printf("fuzz_vsock_replay: %d passed, %d failed, 0 skipped\n", n, bad || !n);
-	return bad || !n ? 1 : 0;
+	return r;
 }
 #endif

@@ -25,9 +25,9 @@ FUZZ_VIRTQ_SRCS := vmm/util.c vmm/log.c vmm/memory.c vmm/eventloop.c vmm/virtio/
 FUZZ_TIME ?= 60
 FUZZ_CC ?= clang
 
-$(O)/tests/fuzz/fuzz_virtq_replay: tests/fuzz/fuzz_virtq.c $(O)/libvmm.a $(O)/libapi.a
+$(O)/tests/fuzz/fuzz_virtq_replay: tests/fuzz/fuzz_virtq.c tests/fuzz/replay.c $(O)/libvmm.a $(O)/libapi.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DFUZZ_REPLAY $(LDFLAGS) -o $@ $< $(O)/libvmm.a $(LIBS)
+	$(CC) $(CFLAGS) -DFUZZ_REPLAY $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(O)/libvmm.a $(LIBS)
 
 FUZZ_TARGETS += $(O)/tests/fuzz/fuzz_virtq_replay
 UNIT_TESTS += $(O)/tests/fuzz/fuzz_virtq_replay
@@ -86,9 +86,9 @@ FUZZ_VSOCK_SRCS := vmm/util.c vmm/log.c vmm/memory.c vmm/eventloop.c vmm/virtio/
 	vmm/virtio/mmio.c vmm/virtio/vsock.c vmm/virtio/vsock_bridge.c vmm/virtio/vhost.c \
 	vmm/config.c
 
-$(O)/tests/fuzz/fuzz_vsock_replay: tests/fuzz/fuzz_vsock.c $(O)/libvmm.a $(O)/libapi.a
+$(O)/tests/fuzz/fuzz_vsock_replay: tests/fuzz/fuzz_vsock.c tests/fuzz/replay.c $(O)/libvmm.a $(O)/libapi.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DFUZZ_REPLAY $(LDFLAGS) -o $@ $< $(O)/libvmm.a $(LIBS)
+	$(CC) $(CFLAGS) -DFUZZ_REPLAY $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(O)/libvmm.a $(LIBS)
 
 FUZZ_TARGETS += $(O)/tests/fuzz/fuzz_vsock_replay
 UNIT_TESTS += $(O)/tests/fuzz/fuzz_vsock_replay
