@@ -10,12 +10,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/vhost.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "vmm/memory.h"
+#include "vmm/util.h"
 #include "vmm/virtio/queue.h"
 
 int vhost_open(const char *path, int *fd, int *call_fd, int *err_fd, uint64_t *features)
@@ -58,19 +60,21 @@ bool vhost_ring_ok(const struct virtq *q, const struct guest_mem *mem)
 
 static int set_mem_table(int fd, const struct guest_mem *mem)
 {
-	struct {
-		struct vhost_memory hdr;
-		struct vhost_memory_region regions[GUEST_MEM_MAX_REGIONS];
-	} t;
+	unsigned int n = MIN(mem->nregions, (unsigned int)GUEST_MEM_MAX_REGIONS);
+	struct vhost_memory *t = calloc(1, sizeof(*t) + n * sizeof(t->regions[0]));
+	int r;
 
-	memset(&t, 0, sizeof(t));
-	t.hdr.nregions = mem->nregions;
-	for (unsigned int i = 0; i < mem->nregions && i < GUEST_MEM_MAX_REGIONS; i++) {
-		t.regions[i].guest_phys_addr = mem->regions[i].gpa;
-		t.regions[i].memory_size = mem->regions[i].size;
-		t.regions[i].userspace_addr = (uint64_t)(uintptr_t)mem->regions[i].hva;
+	if (!t)
+		return -ENOMEM;
+	t->nregions = n;
+	for (unsigned int i = 0; i < n; i++) {
+		t->regions[i].guest_phys_addr = mem->regions[i].gpa;
+		t->regions[i].memory_size = mem->regions[i].size;
+		t->regions[i].userspace_addr = (uint64_t)(uintptr_t)mem->regions[i].hva;
 	}
-	return ioctl(fd, VHOST_SET_MEM_TABLE, &t) < 0 ? -errno : 0;
+	r = ioctl(fd, VHOST_SET_MEM_TABLE, t) < 0 ? -errno : 0;
+	free(t);
+	return r;
 }
 
 static int set_queue(int fd, const struct guest_mem *mem, unsigned int i, const struct virtq *q,

@@ -21,7 +21,7 @@ $(VIRTIO_UNIT_TESTS): $(O)/libvmm.a $(O)/libapi.a
 # builds the libFuzzer binary with clang and fuzzes for FUZZ_TIME seconds, writing new
 # inputs to build/fuzz/corpus-virtq (the committed seeds stay as they are).
 FUZZ_VIRTQ_SRCS := vmm/util.c vmm/log.c vmm/memory.c vmm/eventloop.c vmm/virtio/queue.c \
-	vmm/virtio/mmio.c vmm/virtio/blk.c vmm/rate_limiter.c
+	vmm/virtio/mmio.c vmm/virtio/blk.c vmm/rate_limiter.c vmm/config.c
 FUZZ_TIME ?= 60
 FUZZ_CC ?= clang
 
@@ -35,7 +35,7 @@ UNIT_TESTS += $(O)/tests/fuzz/fuzz_virtq_replay
 build/fuzz/fuzz_virtq: tests/fuzz/fuzz_virtq.c $(FUZZ_VIRTQ_SRCS) $(wildcard vmm/*.h vmm/virtio/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=gnu11 -g -O1 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined \
-		-o $@ tests/fuzz/fuzz_virtq.c $(FUZZ_VIRTQ_SRCS) -luring -lpthread
+		-o $@ tests/fuzz/fuzz_virtq.c $(FUZZ_VIRTQ_SRCS) -ljansson -luring -lpthread
 
 .PHONY: fuzz-virtq
 fuzz-virtq: build/fuzz/fuzz_virtq
