@@ -548,19 +548,25 @@ static void vhost_err_event(void *opaque, uint32_t events)
  */
 static void vhost_to_userspace(struct virtio_net *net)
 {
-	uint16_t bases[net_ops_num_queues];
+	eventfd_t v;
+	int r = net_vhost_take_back(&net->vhost, net->mmio.queues, net_ops_num_queues);
 
-	net_vhost_stop(&net->vhost, net_ops_num_queues, bases);
-	for (unsigned int i = 0; i < net_ops_num_queues; i++) {
-		struct virtq *q = &net->mmio.queues[i];
-
-		if (!q->active)
-			continue;
-		q->last_avail = bases[i];
-		q->used_idx = __atomic_load_n(&q->used[1], __ATOMIC_ACQUIRE);
-		q->signalled_valid = false;
-	}
 	kicks_to_loop(net);
+	if (r < 0) {
+		virtio_mmio_needs_reset(&net->mmio); /* where vhost left the rings is unknown */
+		return;
+	}
+	/* vhost may have used buffers and signalled a call vhost_call_event now drops (not
+	   running): interrupt anyway, a spurious one is harmless. */
+	(void)eventfd_read(net->vhost.call_fd, &v);
+	if (net->mmio.activated)
+		virtio_mmio_interrupt(&net->mmio, VIRTIO_INT_USED);
+	/* vhost_activate stopped reading the TAP: read it again and look at both rings. */
+	tap_set_reading(net, true);
+	if (net->mmio.activated) {
+		virtio_mmio_kick_self(&net->mmio, RXQ);
+		virtio_mmio_kick_self(&net->mmio, TXQ);
+	}
 	log_info("virtio-net %s: rate limiter set: vhost-net stopped, userspace backend until "
 		 "the next reset", net->id);
 }

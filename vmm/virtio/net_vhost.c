@@ -80,17 +80,21 @@ int net_vhost_start(struct net_vhost *v, const struct guest_mem *mem, uint64_t f
 
 		if (ioctl(v->fd, VHOST_NET_SET_BACKEND, &b) < 0) {
 			r = -errno;
-			net_vhost_stop(v, nq, NULL);
+			/* Queues before i may have run: the rings go back where vhost left them. */
+			if (net_vhost_take_back(v, qs, nq) < 0)
+				return -EINVAL; /* ring state unknown: the device needs a reset */
 			return r;
 		}
 	}
 	return 0;
 }
 
-void net_vhost_stop(struct net_vhost *v, unsigned int nq, uint16_t *bases)
+int net_vhost_stop(struct net_vhost *v, unsigned int nq, uint16_t *bases)
 {
+	int r = 0;
+
 	if (!v->running)
-		return;
+		return 0;
 	for (unsigned int i = 0; i < nq; i++) {
 		struct vhost_vring_file b = { .index = i, .fd = -1 };
 
@@ -101,6 +105,37 @@ void net_vhost_stop(struct net_vhost *v, unsigned int nq, uint16_t *bases)
 	for (unsigned int i = 0; bases && i < nq; i++) {
 		struct vhost_vring_state s = { .index = i };
 
-		bases[i] = ioctl(v->fd, VHOST_GET_VRING_BASE, &s) < 0 ? 0 : (uint16_t)s.num;
+		/* Never guess a base: 0 would replay (or skip) the whole avail ring. */
+		if (ioctl(v->fd, VHOST_GET_VRING_BASE, &s) < 0) {
+			log_error("vhost-net: reading queue %u base: %s", i, strerror(errno));
+			r = -EIO;
+			continue;
+		}
+		bases[i] = (uint16_t)s.num;
 	}
+	return r;
+}
+
+int net_vhost_take_back(struct net_vhost *v, struct virtq *qs, unsigned int nq)
+{
+	uint16_t bases[NET_VHOST_MAX_QUEUES];
+	int r;
+
+	if (nq > NET_VHOST_MAX_QUEUES)
+		return -EINVAL;
+	if (!v->running)
+		return 0; /* never attached: vhost moved nothing */
+	r = net_vhost_stop(v, nq, bases);
+	if (r < 0)
+		return r;
+	for (unsigned int i = 0; i < nq; i++) {
+		struct virtq *q = &qs[i];
+
+		if (!q->active)
+			continue;
+		q->last_avail = bases[i];
+		q->used_idx = __atomic_load_n(&q->used[1], __ATOMIC_ACQUIRE);
+		q->signalled_valid = false;
+	}
+	return 0;
 }

@@ -16,6 +16,8 @@
 struct guest_mem;
 struct virtq;
 
+#define NET_VHOST_MAX_QUEUES 2 /* one RX, one TX */
+
 struct net_vhost {
 	int fd; /* /dev/vhost-net, -1: none */
 	int call_fd; /* one eventfd for both queues */
@@ -50,7 +52,9 @@ bool net_vhost_ring_ok(const struct virtq *q, const struct guest_mem *mem);
 /*
  * Program features, memory map and the nq queues (kick_fds[i] is queue i's kick eventfd)
  * and attach tap_fd as their backend. The queues must be active and checked with
- * net_vhost_ring_ok. 0 or -errno; on error nothing is left attached.
+ * net_vhost_ring_ok. 0 or -errno; on error nothing is left attached and, when a queue
+ * had been attached, qs hold where vhost left the rings (net_vhost_take_back); -EINVAL
+ * when that could not be read (the device needs a reset).
  */
 int net_vhost_start(struct net_vhost *v, const struct guest_mem *mem, uint64_t features,
 		    struct virtq *qs, const int *kick_fds, unsigned int nq, int tap_fd);
@@ -58,8 +62,15 @@ int net_vhost_start(struct net_vhost *v, const struct guest_mem *mem, uint64_t f
  * Detach the TAP from every queue; when this returns the kernel no longer touches guest
  * memory (VHOST_NET_SET_BACKEND flushes its worker). Called from vCPU threads too (device
  * reset): one ioctl per queue, no allocation. With bases non-NULL, also fetch each queue's
- * next avail index (VHOST_GET_VRING_BASE) so userspace can take the rings over.
+ * next avail index (VHOST_GET_VRING_BASE) so userspace can take the rings over: -EIO if
+ * one could not be read (its bases[] entry is left alone), else 0.
  */
-void net_vhost_stop(struct net_vhost *v, unsigned int nq, uint16_t *bases);
+int net_vhost_stop(struct net_vhost *v, unsigned int nq, uint16_t *bases);
+/*
+ * net_vhost_stop, then set each active queue of qs to where vhost left it (next avail
+ * from vhost, used index from the ring) for the userspace path. 0, or -EIO when a base
+ * could not be read (the rings cannot be taken over: the device needs a reset).
+ */
+int net_vhost_take_back(struct net_vhost *v, struct virtq *qs, unsigned int nq);
 
 #endif
