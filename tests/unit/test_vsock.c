@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -653,6 +654,42 @@ TEST(reset_tears_down_connections)
 	env_fini(&e);
 }
 
+/* accept4 out of fds: the listen fd leaves epoll (no busy loop) and comes back on the timer. */
+TEST(accept_emfile_pauses_listen)
+{
+	struct env e;
+	struct vsock_hdr h;
+	struct rlimit old, low;
+	int fd, spare, busy = 0;
+	bool got = false;
+
+	CHECK(env_init(&e, 8) == 0);
+	fd = host_connect(e.path); /* queued in the backlog, not accepted yet */
+	CHECK(fd >= 0);
+	CHECK_EQ(write(fd, "CONNECT 1234\n", 13), 13);
+	CHECK_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+	spare = dup(0); /* the lowest free fd: no new fd below the limit once it is that */
+	CHECK(spare >= 0);
+	close(spare);
+	low = old;
+	low.rlim_cur = (rlim_t)spare;
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+	for (int i = 0; i < 200; i++)
+		if (ev_loop_run_once(&e.d.loop, 0) > 0)
+			busy++;
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
+	/* Once to pause; the 500 ms timer may tick once or twice on a slow host. */
+	CHECK(busy >= 1 && busy <= 4);
+	/* With fds again, the timer puts the listen fd back and the client gets through. */
+	for (int i = 0; i < 10 && !got; i++)
+		got = rx(&e, &h, NULL, NULL);
+	CHECK(got);
+	CHECK_EQ(h.op, VSOCK_OP_REQUEST);
+	CHECK_EQ(h.dst_port, 1234);
+	close(fd);
+	env_fini(&e);
+}
+
 TEST(stale_socket_replaced_other_file_refused)
 {
 	struct vsock_cfg cfg = { .present = true, .guest_cid = CID };
@@ -866,6 +903,88 @@ TEST(vhost_uds_bridge_connect_ok_and_splice)
 	close(fd);
 	virtio_vsock_get_stats(e.v, &st);
 	CHECK_EQ(st.conns_refused, 1);
+	env_fini(&e);
+}
+
+/* Bridge a client to guest port, the guest answering with buf_alloc; the client fd after OK. */
+static int bridge_open(struct env *e, uint32_t port, uint32_t buf_alloc, uint32_t *local)
+{
+	struct vsock_hdr h, r;
+	char ok[32] = "", want[32];
+	ssize_t n = -1;
+	int fd = host_connect(e->path);
+
+	if (fd < 0)
+		return -1;
+	snprintf(want, sizeof(want), "CONNECT %u\n", port);
+	if (write(fd, want, strlen(want)) != (ssize_t)strlen(want) || !vrx(e, &h, NULL, NULL) ||
+	    h.op != VSOCK_OP_REQUEST || h.dst_port != port)
+		goto fail;
+	*local = h.src_port;
+	r = ghdr(VSOCK_OP_RESPONSE, port, *local, 0);
+	r.buf_alloc = buf_alloc;
+	if (!vtx(e, r, NULL, 0))
+		goto fail;
+	if (!buf_alloc) {
+		/* No credit: the host socket never polls writable; the first bytes wake it. */
+		pump(e, 20);
+		if (!vtx(e, ghdr(VSOCK_OP_RW, port, *local, 2), "hi", 2))
+			goto fail;
+	}
+	for (int i = 0; n <= 0 && i < 8; i++)
+		n = host_read(e, fd, ok, sizeof(ok) - 1);
+	if (n <= 0)
+		goto fail;
+	ok[n] = 0;
+	snprintf(want, sizeof(want), buf_alloc ? "OK %u\n" : "OK %u\nhi", *local);
+	if (strcmp(ok, want)) {
+		fprintf(stderr, "  bridge answered '%s', want '%s'\n", ok, want);
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+TEST(vhost_bridge_response_without_credit)
+{
+	struct env e;
+	struct virtio_vsock_stats st;
+	uint32_t local;
+	int fd;
+
+	NEED_VHOST_VSOCK();
+	CHECK(env_init_backend(&e, 8, "vhost") == 0);
+	fd = bridge_open(&e, 1237, 0, &local);
+	CHECK(fd >= 0);
+	virtio_vsock_get_stats(e.v, &st);
+	CHECK_EQ(st.conns_opened, 1);
+	CHECK_EQ(st.conns_refused, 0);
+	close(fd);
+	env_fini(&e);
+}
+
+TEST(vhost_reset_closes_bridged_connections)
+{
+	struct env e;
+	struct virtio_vsock_stats st;
+	char buf[16];
+	uint32_t local;
+	ssize_t n = -1;
+	int fd;
+
+	NEED_VHOST_VSOCK();
+	CHECK(env_init_backend(&e, 8, "vhost") == 0);
+	fd = bridge_open(&e, 1238, 65536, &local);
+	CHECK(fd >= 0);
+	drv_wr(&e.d, VIRTIO_MMIO_STATUS, 0);
+	for (int i = 0; n < 0 && i < 4; i++)
+		n = host_read(&e, fd, buf, sizeof(buf));
+	CHECK_EQ(n, 0);
+	virtio_vsock_get_stats(e.v, &st);
+	CHECK_EQ(st.conns_live, 0);
+	close(fd);
 	env_fini(&e);
 }
 

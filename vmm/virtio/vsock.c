@@ -112,7 +112,12 @@ struct virtio_vsock {
 	int listen_fd, timer_fd, work_fd;
 	struct ev_source listen_src, timer_src, work_src;
 	bool listen_on, timer_on, work_on, timer_armed;
+	/* accept4 ran out of fds or memory: the listen fd is off epoll until the next tick */
+	bool listen_paused;
+	struct log_ratelimit accept_rl;
 	bool reset_pending; /* set by a vCPU thread; connections torn down on the VMM thread */
+	/* Like reset_pending, but only work_event (VMM thread: close() allowed) consumes it. */
+	bool bridge_reset_pending;
 	unsigned int ndeadlines;
 	uint32_t next_local_port;
 
@@ -260,14 +265,19 @@ static void hash_remove(struct virtio_vsock *v, struct vsock_conn *c)
 	c->hashed = false;
 }
 
-static void set_deadline(struct virtio_vsock *v, struct vsock_conn *c, bool on)
+static void arm_timer(struct virtio_vsock *v)
 {
 	struct itimerspec its = { .it_interval = { 0, 500000000 }, .it_value = { 0, 500000000 } };
 
+	if (!v->timer_armed && timerfd_settime(v->timer_fd, 0, &its, NULL) == 0)
+		v->timer_armed = true;
+}
+
+static void set_deadline(struct virtio_vsock *v, struct vsock_conn *c, bool on)
+{
 	if (on && !c->deadline_ns) {
 		v->ndeadlines++;
-		if (!v->timer_armed && timerfd_settime(v->timer_fd, 0, &its, NULL) == 0)
-			v->timer_armed = true;
+		arm_timer(v);
 	} else if (!on && c->deadline_ns) {
 		v->ndeadlines--;
 	}
@@ -992,6 +1002,30 @@ static void conn_event(void *opaque, uint32_t events)
 	pthread_mutex_unlock(&v->mmio.lock);
 }
 
+/*
+ * Out of fds or memory: the client stays in the backlog and the level-triggered listen
+ * fd would fire again at once, so it leaves epoll until the timer's next tick.
+ */
+static void listen_pause(struct virtio_vsock *v, int err)
+{
+	log_warn_ratelimited(&v->accept_rl, "vsock: accept on %s: %s; retrying in 500 ms",
+			     v->uds_path, strerror(err));
+	if (v->listen_on && ev_del(v->mmio.env.loop, &v->listen_src) == 0)
+		v->listen_on = false;
+	v->listen_paused = true;
+	arm_timer(v);
+}
+
+static void listen_resume(struct virtio_vsock *v)
+{
+	if (!v->listen_paused)
+		return;
+	if (ev_add(v->mmio.env.loop, &v->listen_src, EPOLLIN) == 0) {
+		v->listen_on = true;
+		v->listen_paused = false;
+	}
+}
+
 static void listen_event(void *opaque, uint32_t events)
 {
 	struct virtio_vsock *v = opaque;
@@ -1001,8 +1035,12 @@ static void listen_event(void *opaque, uint32_t events)
 		int fd = accept4(v->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct vsock_conn *c;
 
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM)
+				listen_pause(v, errno);
 			break;
+		}
 		if (v->bridge) {
 			vsock_bridge_accept(v->bridge, fd);
 			continue;
@@ -1040,7 +1078,9 @@ static void timer_event(void *opaque, uint32_t events)
 		v->stats.conns_refused++;
 		conn_kill(v, c, c->state == CONN_REQ_SENT && !(c->pending & P_REQUEST));
 	}
-	if (!v->ndeadlines && v->timer_armed && timerfd_settime(v->timer_fd, 0, &off, NULL) == 0)
+	listen_resume(v);
+	if (!v->ndeadlines && !v->listen_paused && v->timer_armed &&
+	    timerfd_settime(v->timer_fd, 0, &off, NULL) == 0)
 		v->timer_armed = false;
 	process_rx(v);
 	pthread_mutex_unlock(&v->mmio.lock);
@@ -1057,6 +1097,11 @@ static void work_event(void *opaque, uint32_t events)
 	pthread_mutex_lock(&v->mmio.lock);
 	if (v->reset_pending)
 		kill_all(v);
+	/* The bridged streams belonged to the guest that reset: their clients get EOF. */
+	if (v->bridge_reset_pending) {
+		vsock_bridge_reset(v->bridge);
+		v->bridge_reset_pending = false;
+	}
 	pthread_mutex_unlock(&v->mmio.lock);
 }
 
@@ -1248,6 +1293,7 @@ static void vsock_reset(struct virtio_mmio_dev *vdev)
 	   before the transport forgets them. */
 	vhost_stop(v);
 	v->reset_pending = true;
+	v->bridge_reset_pending = v->bridge != NULL;
 	eventfd_write(v->work_fd, 1);
 }
 

@@ -297,7 +297,9 @@ static void bconn_pump(struct bconn *c)
 		ue = EPOLLIN;
 		break;
 	case B_CONNECTING:
-		ve = EPOLLOUT;
+		/* A guest answering with buf_alloc 0 never makes the socket writable; its
+		   first bytes make it readable, and the timer looks in the meantime. */
+		ve = EPOLLIN | EPOLLOUT;
 		break;
 	case B_SPLICE:
 		if (!c->u2v.eof && c->u2v.len < VSOCK_BRIDGE_BUF)
@@ -343,6 +345,8 @@ static void timer_event(void *opaque, uint32_t events)
 	for (unsigned int i = 0; i < VSOCK_BRIDGE_MAX_CONNS; i++) {
 		struct bconn *c = &b->conns[i];
 
+		if (c->state == B_CONNECTING)
+			bconn_pump(c); /* connected without a wakeup (no credit yet)? */
 		if (c->state == B_FREE || !c->deadline_ns)
 			continue;
 		if (c->deadline_ns <= now) {
@@ -432,6 +436,14 @@ int vsock_bridge_create(struct vsock_bridge **out, struct event_loop *loop, uint
 	b->timer_on = true;
 	*out = b;
 	return 0;
+}
+
+void vsock_bridge_reset(struct vsock_bridge *b)
+{
+	if (!b)
+		return;
+	for (unsigned int i = 0; i < VSOCK_BRIDGE_MAX_CONNS; i++)
+		bconn_close(&b->conns[i], false);
 }
 
 void vsock_bridge_destroy(struct vsock_bridge *b)

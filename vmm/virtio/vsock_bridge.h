@@ -42,6 +42,9 @@ int vsock_bridge_create(struct vsock_bridge **out, struct event_loop *loop, uint
 void vsock_bridge_accept(struct vsock_bridge *b, int fd);
 /* Lock held. */
 void vsock_bridge_get_stats(struct vsock_bridge *b, struct vsock_bridge_stats *out);
+/* Close every connection (the guest reset: its streams are gone); VMM thread, lock held.
+   NULL ok. */
+void vsock_bridge_reset(struct vsock_bridge *b);
 /* Close every connection. NULL ok. */
 void vsock_bridge_destroy(struct vsock_bridge *b);
 
