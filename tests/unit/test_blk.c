@@ -525,7 +525,8 @@ TEST(full_queue_batch)
 		CHECK(drv_wait_used(&t.d, 85));
 		for (int i = 0; i < 85; i++) {
 			CHECK_EQ(*(uint8_t *)drv_ptr(&t.d, st[i]), S_OK);
-			CHECK_EQ(*(uint8_t *)drv_ptr(&t.d, bufs[i] + 100),
+			if (i % 4 != 3)
+				CHECK_EQ(*(uint8_t *)drv_ptr(&t.d, bufs[i] + 100),
 				 pattern(((uint64_t)(i * 8) % DISK_SECTORS) * 512 + 100));
 		}
 		CHECK_EQ(virtio_blk_inflight(t.blk), 0);
@@ -669,6 +670,61 @@ TEST(update_backing_file)
 		drv_spin(&t.d, 2);
 		CHECK_EQ(do_req(&t, T_IN, 3000, buf, 512, true, NULL), S_OK);
 		CHECK(!memcmp(drv_ptr(&t.d, buf), "NEWFILE!", 8));
+		blk_stop(&t);
+		unlink(path2);
+	}
+}
+
+/* Requests in flight when the backing file is swapped still complete to the driver. */
+TEST(update_with_io_in_flight)
+{
+	FOR_ENGINES(e)
+	{
+		struct blkt t;
+		struct drive_cfg cfg = { .drive_id = "u", .io_engine = e,
+					 .cache_type = CACHE_WRITEBACK };
+		char path2[64] = "/tmp/test_blk2.XXXXXX";
+		int fd = mkstemp(path2);
+		uint64_t st[40], buf[40];
+		struct config_err err = { { 0 } };
+		unsigned int inflight;
+		enum { N = 40, LEN = 16384 };
+
+		CHECK(fd >= 0);
+		CHECK_EQ(ftruncate(fd, DISK_SECTORS * 512), 0);
+		close(fd);
+		CHECK_EQ(blk_start_cfg(&t, &cfg, 256, true), 0);
+		/* Cold reads and flushes (fdatasync): io_uring hands them to its workers, so
+		   they are still in flight after the kick pass. */
+		fd = open(t.path, O_RDONLY | O_CLOEXEC);
+		CHECK(fd >= 0);
+		CHECK_EQ(fdatasync(fd), 0);
+		CHECK_EQ(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+		close(fd);
+		for (int i = 0; i < N; i++) {
+			buf[i] = drv_alloc(&t.d, LEN);
+			if (i % 4 == 3)
+				post_req(&t, T_FLUSH, 0, 0, 0, false, &st[i]);
+			else
+				post_req(&t, T_IN, (uint64_t)(i * 32), buf[i], LEN, true, &st[i]);
+		}
+		drv_kick(&t.d);
+		ev_loop_run_once(&t.d.loop, 100);
+		inflight = virtio_blk_inflight(t.blk);
+		fprintf(stderr, "  %s: %u requests in flight at update\n", engine_name(e), inflight);
+		drv_irq(&t.d);
+		CHECK_EQ(virtio_blk_update(t.blk, path2, NULL, &err), 0);
+		CHECK_EQ(virtio_blk_inflight(t.blk), 0);
+		/* All used, with their real result from the old file, and the driver told. */
+		CHECK_EQ(drv_used_idx(&t.d), N);
+		if (inflight)
+			CHECK(drv_irq(&t.d));
+		for (int i = 0; i < N; i++) {
+			CHECK_EQ(*(uint8_t *)drv_ptr(&t.d, st[i]), S_OK);
+			if (i % 4 != 3)
+				CHECK_EQ(*(uint8_t *)drv_ptr(&t.d, buf[i] + 7),
+					 pattern((uint64_t)i * 32 * 512 + 7));
+		}
 		blk_stop(&t);
 		unlink(path2);
 	}

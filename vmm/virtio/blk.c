@@ -7,7 +7,8 @@
  *
  * Ordering and lifetime: a request's iovecs point into guest memory. Before a reset or
  * an update returns, every submitted request has completed (or been cancelled), so the
- * guest may reuse that memory at once; completions drained that way write nothing.
+ * guest may reuse that memory at once; completions drained by a reset write nothing,
+ * those drained by an update (the driver still runs) are reported to the guest.
  */
 #include "vmm/virtio/blk.h"
 
@@ -87,6 +88,8 @@ struct blk_req {
 	uint32_t used_len; /* reported on success */
 	uint64_t off, len, done;
 	int niov;
+	int iov_first; /* iov[] before this is transferred; iov[iov_first] trimmed by... */
+	uint64_t iov_at; /* ...up to this many bytes of done (see req_iov) */
 	struct iovec iov[VIRTQ_MAX_SEGS];
 };
 
@@ -201,18 +204,32 @@ static void iov_advance(struct iovec **iov, int *niov, uint64_t n)
 	}
 }
 
+/*
+ * The segments still to move. iov_advance trims req->iov in place, so only what was done
+ * since the last call is dropped (advancing by all of done again would skip bytes twice).
+ */
+static struct iovec *req_iov(struct blk_req *req, int *niov)
+{
+	struct iovec *iov = req->iov + req->iov_first;
+	int n = req->niov - req->iov_first;
+
+	iov_advance(&iov, &n, req->done - req->iov_at);
+	req->iov_first = (int)(iov - req->iov);
+	req->iov_at = req->done;
+	*niov = n;
+	return iov;
+}
+
 static int exec_sync(struct virtio_blk *blk, struct blk_req *req)
 {
 	switch (req->op) {
 	case OP_READ:
 	case OP_WRITE: {
-		struct iovec *iov = req->iov;
-		int niov = req->niov;
-
-		iov_advance(&iov, &niov, req->done);
 		while (req->done < req->len) {
 			ssize_t n;
 			off_t off = (off_t)(req->off + req->done);
+			int niov;
+			struct iovec *iov = req_iov(req, &niov);
 
 			n = req->op == OP_READ ? preadv(blk->fd, iov, MIN(niov, IOV_MAX), off) :
 						 pwritev(blk->fd, iov, MIN(niov, IOV_MAX), off);
@@ -223,7 +240,6 @@ static int exec_sync(struct virtio_blk *blk, struct blk_req *req)
 			if (n == 0)
 				return -EIO; /* the file shrank under us */
 			req->done += (uint64_t)n;
-			iov_advance(&iov, &niov, (uint64_t)n);
 		}
 		return 0;
 	}
@@ -251,11 +267,10 @@ static bool prep_async(struct virtio_blk *blk, struct blk_req *req)
 	switch (req->op) {
 	case OP_READ:
 	case OP_WRITE: {
-		struct iovec *iov = req->iov;
-		int niov = req->niov;
+		int niov;
+		struct iovec *iov = req_iov(req, &niov);
 		uint64_t off = req->off + req->done;
 
-		iov_advance(&iov, &niov, req->done);
 		/* One segment (the common 4k and 1m cases): no iovec for the kernel to import. */
 		if (niov == 1 && req->op == OP_READ)
 			io_uring_prep_read(sqe, blk->fd, iov->iov_base, (unsigned int)iov->iov_len, off);
@@ -563,6 +578,8 @@ static enum req_outcome handle(struct virtio_blk *blk, const struct virtq_chain 
 	req->len = data_len;
 	req->done = 0;
 	req->niov = 0;
+	req->iov_first = 0;
+	req->iov_at = 0;
 	if (op == OP_READ)
 		req->niov = chain_iov(c, true, 0, data_len, req->iov);
 	else if (op == OP_WRITE)
@@ -700,16 +717,19 @@ static void ring_event(void *opaque, uint32_t events)
 /*
  * Wait until nothing is in flight (lock held). Requests already started on a regular
  * file cannot be cancelled, only waited for; the cancel gets the rest out early.
- * Completions here write nothing to guest memory.
+ * to_guest false (reset, destroy): completions write nothing to guest memory. to_guest
+ * true (backing file swapped under a running driver): each request gets its status and
+ * used entry (cancelled or short ones an I/O error), or the driver would wait forever.
  */
-static void drain(struct virtio_blk *blk)
+static void drain(struct virtio_blk *blk, bool to_guest)
 {
 	struct io_uring_sqe *sqe;
 	uint64_t t0 = util_now_ns();
+	bool pushed = false;
 
 	if (!blk->ring_ready || !blk->inflight)
 		goto out;
-	sqe = io_uring_get_sqe(&blk->ring);
+	sqe = to_guest ? NULL : io_uring_get_sqe(&blk->ring); /* the guest wants real results */
 	if (sqe) {
 		io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
 		io_uring_sqe_set_data(sqe, NULL);
@@ -720,6 +740,7 @@ static void drain(struct virtio_blk *blk)
 		struct __kernel_timespec ts = { .tv_sec = 5 };
 		int r = io_uring_wait_cqe_timeout(&blk->ring, &cqe, &ts);
 		struct blk_req *req;
+		int res;
 
 		if (r == -ETIME || r == -EINTR) {
 			log_warn("virtio-blk: still waiting for %u requests after %llu ms",
@@ -732,14 +753,26 @@ static void drain(struct virtio_blk *blk)
 			break;
 		}
 		req = io_uring_cqe_get_data(cqe);
+		res = cqe->res;
 		io_uring_cqe_seen(&blk->ring, cqe);
-		if (req && req->in_use) {
+		if (!req || !req->in_use)
+			continue;
+		blk->inflight--;
+		if (!to_guest) {
 			req_put(blk, req);
-			blk->inflight--;
+			continue;
 		}
+		/* No resubmission (it would name the old file): unfinished is an error. */
+		if (res < 0 || ((req->op == OP_READ || req->op == OP_WRITE) &&
+				req->done + (uint64_t)res < req->len))
+			complete(blk, req, BLK_S_IOERR, &pushed);
+		else
+			complete(blk, req, BLK_S_OK, &pushed);
 	}
 out:
 	blk->inflight = 0;
+	if (pushed)
+		signal_used(blk);
 	req_reset_all(blk);
 }
 
@@ -814,7 +847,7 @@ fail:
 
 static void blk_reset(struct virtio_mmio_dev *vdev)
 {
-	drain(to_blk(vdev));
+	drain(to_blk(vdev), false);
 }
 
 static const struct virtio_dev_ops blk_ops = {
@@ -915,8 +948,8 @@ int virtio_blk_update(struct virtio_blk *blk, const char *path_on_host,
 	if (fd >= 0) {
 		bool resized = sectors != blk->capacity;
 
-		/* Requests in flight name the old fd and the old size. */
-		drain(blk);
+		/* Requests in flight name the old fd and the old size: finish them first. */
+		drain(blk, blk->mmio.activated);
 		close(blk->fd);
 		blk->fd = fd;
 		blk->capacity = sectors;
@@ -942,7 +975,7 @@ void virtio_blk_destroy(struct virtio_blk *blk)
 		return;
 	loop = blk->mmio.env.loop;
 	pthread_mutex_lock(&blk->mmio.lock);
-	drain(blk);
+	drain(blk, false);
 	pthread_mutex_unlock(&blk->mmio.lock);
 	if (blk->ring_on_loop)
 		ev_del(loop, &blk->ring_src);
