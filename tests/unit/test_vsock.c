@@ -928,7 +928,9 @@ static int bridge_open(struct env *e, uint32_t port, uint32_t buf_alloc, uint32_
 	if (!buf_alloc) {
 		/* No credit: the host socket never polls writable; the first bytes wake it. */
 		pump(e, 20);
-		if (!vtx(e, ghdr(VSOCK_OP_RW, port, *local, 2), "hi", 2))
+		r = ghdr(VSOCK_OP_RW, port, *local, 2);
+		r.buf_alloc = 0; /* every header updates the credit */
+		if (!vtx(e, r, "hi", 2))
 			goto fail;
 	}
 	for (int i = 0; n <= 0 && i < 8; i++)
