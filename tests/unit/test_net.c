@@ -1114,8 +1114,28 @@ static void do_vhost(void)
 	/* A rate limiter PATCHed in: the rings move to the userspace path where vhost left
 	   them, and frames keep flowing (now counted). */
 	CHECK(tx_one(&t, 3, 4));
+	/* vhost used an RX buffer but the loop has not relayed its call yet (not run): the
+	   PATCH still interrupts the guest, which would otherwise never look. */
+	guest_rx_bufs(&t, 0, 4, 2048, gpa);
+	kick(&t, 0);
+	make_frame(f, sizeof(f), guest_mac, 10);
+	CHECK(host_send(&t, f, sizeof(f)) == 0);
+	for (i = 0; i < 400 && nq_used_idx(&t, 0) == t.q[0].used_seen; i++)
+		usleep(5000);
+	CHECK(nq_used_idx(&t, 0) != t.q[0].used_seen);
+	drv_irq(&t.d);
 	CHECK(virtio_net_update(t.net, NULL, &rl, &err) == 0);
 	CHECK(!stats(&t).vhost);
+	drv_spin(&t.d, 20);
+	CHECK(drv_irq(&t.d));
+	CHECK(nq_next_used(&t, 0, &id, &len));
+	CHECK_EQ(id, 0);
+	/* A TX-only PATCH: the TAP is read again for RX with no kick from the guest. */
+	make_frame(f, sizeof(f), guest_mac, 11);
+	CHECK(host_send(&t, f, sizeof(f)) == 0);
+	CHECK(nq_next_used(&t, 0, &id, &len));
+	CHECK_EQ(id, 1);
+	CHECK(!memcmp((uint8_t *)drv_ptr(&t.d, gpa[1]) + HDR, f, sizeof(f)));
 	CHECK(tx_one(&t, 6, 5));
 	CHECK_EQ(stats(&t).tx_packets, 1);
 	net_stop(&t);
