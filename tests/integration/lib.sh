@@ -32,7 +32,20 @@ skip() {
 	exit 77
 }
 
+# On failure, the guest-kernel warnings and crash lines of the console files named in
+# GUEST_CONSOLES, so a failed boot says why (and tests/run-all.sh can tell a known
+# emulator fault from a real one).
+guest_diag() {
+	local f
+	for f in ${GUEST_CONSOLES:-}; do
+		[ -f "$f" ] || continue
+		grep -a -m 8 -E 'XSAVE consistency problem|Kernel panic|BUG:|WARNING:|triple fault|general protection' "$f" |
+			sed "s|^|    $(basename "$f"): |"
+	done
+}
+
 finish() {
+	[ "$failures" -eq 0 ] || guest_diag
 	echo "$(basename "$0"): $((checks - failures)) of $checks checks passed"
 	[ "$failures" -eq 0 ] || exit 1
 	[ "$checks" -gt 0 ] || exit 1

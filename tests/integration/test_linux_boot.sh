@@ -29,6 +29,8 @@ else
 	t_boot=300
 fi
 
+GUEST_CONSOLES="$TMP/l1.out $TMP/l2.out $TMP/l3.out"
+
 user_space_checks() { # OUT
 	expect "init started" grep -q "vmm-init: started" "$1"
 	expect "the command's exit status was reported" grep -q "vmm-init: exit status 0" "$1"
@@ -103,8 +105,16 @@ expect "InstanceStart" test "$(api PUT /actions '{"action_type": "InstanceStart"
 expect "GET / says Running" sh -c "test \"\$(curl -s --unix-socket '$sock' http://localhost/)\" != '' && curl -s --unix-socket '$sock' http://localhost/ | grep -q '\"Running\"'"
 ready="vmm-init: started"
 [ "$kind" = nested-pvm ] && ready="Run /init as init process"
-for _ in $(seq $((t_boot * 10))); do grep -q "$ready" "$TMP/l3.out" && break; sleep 0.1; done
+for _ in $(seq $((t_boot * 10))); do
+	grep -q "$ready" "$TMP/l3.out" && break
+	kill -0 "$pid" 2>/dev/null || break # the VMM ended: no point waiting
+	sleep 0.1
+done
 expect "the guest booted ($ready)" grep -q "$ready" "$TMP/l3.out"
+if ! grep -q "$ready" "$TMP/l3.out"; then
+	echo "    last console and log lines:"
+	tail -n 40 "$TMP/l3.out" | sed 's/^/      /'
+fi
 if [ "$kind" != nested-pvm ]; then
 	expect "PATCH /vm Paused" test "$(api PATCH /vm '{"state": "Paused"}')" = 204
 	expect "GET / says Paused" sh -c "curl -s --unix-socket '$sock' http://localhost/ | grep -q '\"Paused\"'"

@@ -14,6 +14,7 @@ if [ -z "${NET_TEST_IN_NETNS:-}" ] && unshare -n true 2>/dev/null; then
 	exec unshare -n env NET_TEST_IN_NETNS=1 bash "$0" "$@"
 fi
 . "$(dirname "$0")/lib.sh"
+GUEST_CONSOLES="$TMP/linux.out"
 
 [ -n "${NET_TEST_IN_NETNS:-}" ] || skip "cannot create a network namespace (needs CAP_SYS_ADMIN)"
 need_kvm

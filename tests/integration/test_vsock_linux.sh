@@ -12,6 +12,7 @@
 #    a few hundred KiB both ways at once, compared by the host and summed by the guest.
 set -u
 . "$(dirname "$0")/lib.sh"
+GUEST_CONSOLES="$TMP/vm.out"
 
 for f in vmlinux initramfs.cpio; do
 	[ -f "$GUEST/$f" ] || skip "missing $GUEST/$f: run 'make guest'"
