@@ -276,11 +276,10 @@ static void env_fini(struct env *e)
 	rmdir(e->dir);
 }
 
-/* Send one packet from the guest (header + payload in one readable descriptor). */
-static void tx(struct env *e, struct vsock_hdr h, const void *data, uint32_t len)
+/* Post one guest packet (header + payload in one readable descriptor) and kick TX. */
+static void tx_post(struct env *e, struct vsock_hdr h, const void *data, uint32_t len)
 {
 	uint8_t *p = drv_ptr(&e->d, e->txbuf);
-	uint32_t id, l;
 
 	memcpy(p, &h, sizeof(h));
 	if (len)
@@ -288,6 +287,14 @@ static void tx(struct env *e, struct vsock_hdr h, const void *data, uint32_t len
 	drv_desc(&e->d, e->q[1].desc, 0, e->txbuf, (uint32_t)sizeof(h) + len, 0, 0);
 	q_post(e, 1, 0);
 	drv_wr(&e->d, VIRTIO_MMIO_QUEUE_NOTIFY, 1);
+}
+
+/* Send one packet from the guest. */
+static void tx(struct env *e, struct vsock_hdr h, const void *data, uint32_t len)
+{
+	uint32_t id, l;
+
+	tx_post(e, h, data, len);
 	pump(e, 3);
 	while (q_used(e, 1, &id, &l))
 		;
@@ -734,15 +741,9 @@ TEST(stale_socket_replaced_other_file_refused)
 /* Guest TX with vhost: the kernel takes the packet asynchronously; wait for it. */
 static bool vtx(struct env *e, struct vsock_hdr h, const void *data, uint32_t len)
 {
-	uint8_t *p = drv_ptr(&e->d, e->txbuf);
 	uint32_t id, l;
 
-	memcpy(p, &h, sizeof(h));
-	if (len)
-		memcpy(p + sizeof(h), data, len);
-	drv_desc(&e->d, e->q[1].desc, 0, e->txbuf, (uint32_t)sizeof(h) + len, 0, 0);
-	q_post(e, 1, 0);
-	drv_wr(&e->d, VIRTIO_MMIO_QUEUE_NOTIFY, 1);
+	tx_post(e, h, data, len);
 	for (int i = 0; i < 400; i++) {
 		if (q_used(e, 1, &id, &l))
 			return true;
