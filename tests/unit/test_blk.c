@@ -6,7 +6,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -917,4 +919,79 @@ TEST(every_kick_notifies_unread_eventfd)
 		CHECK(drv_wait_used(&t.d, 1));
 		blk_stop(&t);
 	}
+}
+
+/* The VMM thread of the tests below: the loop until told to stop. */
+struct loop_thread {
+	struct fake_drv *d;
+	atomic_bool stop;
+};
+
+static void *loop_main(void *arg)
+{
+	struct loop_thread *lt = arg;
+
+	while (!atomic_load(&lt->stop))
+		ev_loop_run_once(&lt->d->loop, 10);
+	return NULL;
+}
+
+/*
+ * As in a VM: the loop on its own thread submits, and a vCPU thread resets the device
+ * with reads (page cache dropped, so they wait for the disk and come back as io_uring
+ * task work to the submitting thread) and writes (run by io-wq) in flight. The reset
+ * returns with nothing in flight, although the loop thread may be asleep on the device
+ * lock meanwhile, and the device works again after the next setup. A hang fails the
+ * test through the alarm.
+ */
+TEST(reset_from_vcpu_thread_with_io_in_flight)
+{
+	struct blkt t;
+	uint64_t buf[16], wbuf, st;
+	bool ok = true;
+
+	CHECK_EQ(blk_start(&t, IO_ENGINE_ASYNC, CACHE_UNSAFE, false), 0);
+	for (unsigned int i = 0; i < ARRAY_SIZE(buf); i++)
+		buf[i] = drv_alloc(&t.d, 4096);
+	wbuf = drv_alloc(&t.d, 4096);
+	memset(drv_ptr(&t.d, wbuf), 0x77, 4096);
+	alarm(30);
+	for (int round = 0; ok && round < 8; round++) {
+		struct loop_thread lt = { .d = &t.d };
+		pthread_t tid;
+		int fd = open(t.path, O_RDONLY | O_CLOEXEC);
+
+		if (fd >= 0) {
+			fdatasync(fd);
+			posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+			close(fd);
+		}
+		if (pthread_create(&tid, NULL, loop_main, &lt)) {
+			ok = false;
+			break;
+		}
+		for (unsigned int i = 0; i < ARRAY_SIZE(buf); i++)
+			post_req(&t, T_IN, (uint64_t)i * 64 + (uint64_t)round, buf[i], 4096, true,
+				 &st);
+		for (int i = 0; i < 4; i++)
+			post_req(&t, T_OUT, 1024 + (uint64_t)i * 8, wbuf, 4096, false, &st);
+		eventfd_write(virtio_mmio_kick_fd(t.d.dev, 0), 1); /* KVM's ioeventfd */
+		/* Reset before the loop thread looked, while it submits, after it slept. */
+		if (round)
+			usleep((useconds_t)round * 40);
+		drv_wr(&t.d, VIRTIO_MMIO_STATUS, 0);
+		ok = virtio_blk_inflight(t.blk) == 0;
+		atomic_store(&lt.stop, true);
+		pthread_join(tid, NULL);
+		ok = ok && drv_setup(&t.d, ~0ULL, 64) == 0;
+	}
+	alarm(0);
+	CHECK(ok);
+	/* Working again, and the writes that did land hold what was written. */
+	CHECK_EQ(do_req(&t, T_IN, 5 * 64, buf[0], 4096, true, NULL), S_OK);
+	CHECK_EQ(((uint8_t *)drv_ptr(&t.d, buf[0]))[100], pattern(5 * 64 * 512 + 100));
+	CHECK_EQ(do_req(&t, T_IN, 1024, buf[1], 4096, true, NULL), S_OK);
+	CHECK(((uint8_t *)drv_ptr(&t.d, buf[1]))[0] == 0x77 ||
+	      ((uint8_t *)drv_ptr(&t.d, buf[1]))[0] == pattern(1024 * 512));
+	blk_stop(&t);
 }

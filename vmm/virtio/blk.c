@@ -819,9 +819,20 @@ static int blk_activate(struct virtio_mmio_dev *vdev)
 
 	if (blk->engine != IO_ENGINE_ASYNC || blk->ring_ready)
 		return 0;
-	/* The ring outlives resets: its setup cost is paid once per device. */
+	/*
+	 * The ring outlives resets: its setup cost is paid once per device.
+	 * COOP_TASKRUN: io-wq hands each request it ran (every buffered write on ext4,
+	 * which cannot write without blocking) back to its submitter, this thread, as
+	 * task work; without the flag that is an IPI into the VMM thread whenever it is
+	 * running, one per write. With it the work waits for the thread's next system
+	 * call (the loop makes one per pass) and a sleeping thread is still woken; CQEs of
+	 * io-wq requests are posted by io-wq either way, so a drain on a vCPU thread sees
+	 * them. Kernels before 5.19 refuse the flag: set up without it there.
+	 */
 	t0 = util_now_ns();
-	r = io_uring_queue_init(VIRTQ_MAX_SIZE, &blk->ring, 0);
+	r = io_uring_queue_init(VIRTQ_MAX_SIZE, &blk->ring, IORING_SETUP_COOP_TASKRUN);
+	if (r == -EINVAL)
+		r = io_uring_queue_init(VIRTQ_MAX_SIZE, &blk->ring, 0);
 	if (r < 0) {
 		log_warn("virtio-blk: io_uring unavailable (%s), using the Sync engine",
 			 strerror(-r));
