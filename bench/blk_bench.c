@@ -251,7 +251,9 @@ static struct rate run_host(const char *path, const struct pattern *p, bool urin
 	if (fd < 0 || !buf)
 		goto out;
 	if (uring) {
-		if (io_uring_queue_init(p->qd, &ring, 0) < 0)
+		/* The device's ring flags (vmm/virtio/blk.c), so neither side has a better ring. */
+		if (io_uring_queue_init(p->qd, &ring, IORING_SETUP_COOP_TASKRUN) < 0 &&
+		    io_uring_queue_init(p->qd, &ring, 0) < 0)
 			goto out;
 		ring_ok = true;
 	}
