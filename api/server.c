@@ -5,6 +5,11 @@
  * buffer, which bounds memory per client. Every wait has a deadline (idle connection,
  * request trickling in, VMM answer), so a slow or silent client costs a slot and some
  * memory until it is dropped, and never the attention of the thread.
+ *
+ * The request path is kept to few system calls, because on a busy host each one is a
+ * chance to be descheduled: a request costs one recv and one send on the API thread, the
+ * queues between the threads are signalled only when they go from empty to non-empty,
+ * and their eventfds are edge-triggered, so nobody reads them.
  */
 #include "api/api.h"
 
@@ -40,6 +45,7 @@ struct api_conn {
 	bool closing; /* close once out is flushed */
 	bool peer_eof;
 	bool lingering; /* answered and shut down for writing: dropping input until EOF */
+	bool dead; /* closed; freed after the current epoll batch */
 	uint64_t linger_start_ns;
 	uint64_t linger_bytes;
 };
@@ -68,6 +74,7 @@ struct api_server {
 	pthread_t thread;
 	bool thread_started;
 	struct api_conn *conns;
+	struct api_conn *graveyard; /* closed during this batch, not freed yet */
 	unsigned int nconns;
 	char *sock_path;
 	int idle_ms, request_ms, vmm_ms;
@@ -88,22 +95,23 @@ static void efd_signal(int fd)
 		log_warn("api: eventfd write: %s", strerror(errno));
 }
 
-static void efd_drain(int fd)
+/*
+ * Append under the lock; true if the queue was empty. Only that transition needs a
+ * wake-up: the consumer takes the whole queue each time it runs, and a message added
+ * while it is queued (or running) is taken by the run that wake-up causes, since the
+ * consumer empties the queue after its edge-triggered wake-up arrived.
+ */
+static bool msg_append(struct api_msg **head, struct api_msg **tail, struct api_msg *m)
 {
-	uint64_t v;
+	bool was_empty = !*head;
 
-	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		log_warn("api: eventfd read: %s", strerror(errno));
-}
-
-static void msg_append(struct api_msg **head, struct api_msg **tail, struct api_msg *m)
-{
 	m->next = NULL;
 	if (*tail)
 		(*tail)->next = m;
 	else
 		*head = m;
 	*tail = m;
+	return was_empty;
 }
 
 /* ---- VMM thread ---- */
@@ -111,24 +119,31 @@ static void msg_append(struct api_msg **head, struct api_msg **tail, struct api_
 static void vmm_on_request(void *opaque, uint32_t events)
 {
 	struct api_server *s = opaque;
-	struct api_msg *list, *m, *next;
+	struct api_msg *list, *last = NULL, *m;
+	bool wake;
 
-	efd_drain(s->req_efd);
+	/* req_efd is edge-triggered: nothing to read back. */
 	pthread_mutex_lock(&s->lock);
 	list = s->req_head;
 	s->req_head = s->req_tail = NULL;
 	pthread_mutex_unlock(&s->lock);
 	if (!list)
 		return;
-	for (m = list; m; m = m->next)
+	for (m = list; m; m = m->next) {
 		api_execute(&s->ctx, m);
-	pthread_mutex_lock(&s->lock);
-	for (m = list; m; m = next) {
-		next = m->next;
-		msg_append(&s->done_head, &s->done_tail, m);
+		last = m;
 	}
+	/* Splice the whole batch onto the done queue. */
+	pthread_mutex_lock(&s->lock);
+	wake = !s->done_head;
+	if (s->done_tail)
+		s->done_tail->next = list;
+	else
+		s->done_head = list;
+	s->done_tail = last;
 	pthread_mutex_unlock(&s->lock);
-	efd_signal(s->done_efd);
+	if (wake)
+		efd_signal(s->done_efd);
 }
 
 /* ---- API thread ---- */
@@ -138,7 +153,11 @@ static int conn_update_events(struct api_server *s, struct api_conn *c)
 	uint32_t ev = 0;
 	struct epoll_event e;
 
-	if (c->lingering || (!c->pending && !c->closing && !c->peer_eof && c->in.len < CONN_IN_MAX))
+	/*
+	 * Reading on while a request is at the VMM thread saves two epoll_ctl calls per
+	 * request; what a pipelining client sends meanwhile waits in c->in, bounded.
+	 */
+	if (c->lingering || (!c->closing && !c->peer_eof && c->in.len < CONN_IN_MAX))
 		ev |= EPOLLIN | EPOLLRDHUP;
 	if (c->out.len)
 		ev |= EPOLLOUT;
@@ -152,8 +171,14 @@ static int conn_update_events(struct api_server *s, struct api_conn *c)
 	return 0;
 }
 
+/*
+ * Events for c may still be in the batch being dispatched, so the memory lives until the
+ * batch is done (conn_reap); everything else goes now.
+ */
 static void conn_close(struct api_server *s, struct api_conn *c)
 {
+	if (c->dead)
+		return;
 	/* A request still at the VMM thread is freed when it comes back. */
 	if (c->pending)
 		c->pending->conn = NULL;
@@ -167,8 +192,20 @@ static void conn_close(struct api_server *s, struct api_conn *c)
 		c->next->prev = c->prev;
 	http_buf_free(&c->in);
 	http_buf_free(&c->out);
-	free(c);
+	c->dead = true;
+	c->next = s->graveyard;
+	s->graveyard = c;
 	s->nconns--;
+}
+
+static void conn_reap(struct api_server *s)
+{
+	while (s->graveyard) {
+		struct api_conn *c = s->graveyard;
+
+		s->graveyard = c->next;
+		free(c);
+	}
 }
 
 static void conn_respond(struct api_conn *c, const struct api_response *r, bool close)
@@ -194,14 +231,16 @@ static void conn_fault(struct api_conn *c, int status, const char *msg)
 static void conn_submit(struct api_server *s, struct api_conn *c, struct api_msg *m)
 {
 	uint64_t now = util_now_ns();
+	bool wake;
 
 	m->conn = c;
 	m->deadline_ns = now + (uint64_t)__atomic_load_n(&s->vmm_ms, __ATOMIC_RELAXED) * 1000000;
 	c->pending = m;
 	pthread_mutex_lock(&s->lock);
-	msg_append(&s->req_head, &s->req_tail, m);
+	wake = msg_append(&s->req_head, &s->req_tail, m);
 	pthread_mutex_unlock(&s->lock);
-	efd_signal(s->req_efd);
+	if (wake)
+		efd_signal(s->req_efd);
 }
 
 /* Serve the complete requests in c->in, one at a time. */
@@ -339,6 +378,9 @@ static void conn_read(struct api_server *s, struct api_conn *c)
 			break;
 		}
 		c->last_io_ns = util_now_ns();
+		/* Short read: the socket is very likely empty; epoll says if not. */
+		if ((size_t)n < room)
+			break;
 	}
 	conn_process(s, c);
 	if (c->peer_eof && !c->pending)
@@ -397,7 +439,7 @@ static void handle_done(struct api_server *s)
 {
 	struct api_msg *list, *m, *next;
 
-	efd_drain(s->done_efd);
+	/* done_efd is edge-triggered: nothing to read back. */
 	pthread_mutex_lock(&s->lock);
 	list = s->done_head;
 	s->done_head = s->done_tail = NULL;
@@ -407,7 +449,7 @@ static void handle_done(struct api_server *s)
 
 		next = m->next;
 		api_metrics_record(m->ep, m->resp.status, util_now_ns() - m->start_ns);
-		if (c) {
+		if (c && !c->dead) {
 			c->pending = NULL;
 			conn_respond(c, &m->resp, m->close_after);
 			conn_process(s, c);
@@ -497,15 +539,9 @@ static void *api_thread(void *opaque)
 				handle_done(s);
 				continue;
 			}
-			/* A connection closed earlier in this batch is not in the list any more. */
-			{
-				struct api_conn *it = s->conns;
-
-				while (it && it != c)
-					it = it->next;
-				if (!it)
-					continue;
-			}
+			/* Closed earlier in this batch. */
+			if (c->dead)
+				continue;
 			/*
 			 * Both directions gone: nobody can read an answer. (A half-close
 			 * shows as EPOLLRDHUP and is answered.) Level-triggered HUP would
@@ -524,10 +560,12 @@ static void *api_thread(void *opaque)
 			check_timeouts(s);
 			last_check = now;
 		}
+		conn_reap(s);
 	}
 out:
 	while (s->conns)
 		conn_close(s, s->conns);
+	conn_reap(s);
 	return NULL;
 }
 
@@ -578,9 +616,9 @@ static int bind_socket(const char *path, int *out)
 	return 0;
 }
 
-static int epoll_tag(int epfd, int fd, void *tag)
+static int epoll_tag(int epfd, int fd, void *tag, uint32_t events)
 {
-	struct epoll_event e = { .events = EPOLLIN, .data.ptr = tag };
+	struct epoll_event e = { .events = events, .data.ptr = tag };
 
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e) < 0 ? -errno : 0;
 }
@@ -656,12 +694,17 @@ int api_server_start(struct api_server **out, const char *sock_path, const char 
 	}
 	if ((r = bind_socket(sock_path, &s->listen_fd)) < 0)
 		goto fail;
-	if ((r = epoll_tag(s->epfd, s->listen_fd, &tag_listen)) < 0 ||
-	    (r = epoll_tag(s->epfd, s->done_efd, &tag_done)) < 0 ||
-	    (r = epoll_tag(s->epfd, s->stop_efd, &tag_stop)) < 0)
+	/*
+	 * Each eventfd write wakes an edge-triggered waiter, even while the counter is
+	 * non-zero, so the queue eventfds never need reading (the counter cannot reach its
+	 * 2^64 - 2 limit: one write per empty -> non-empty transition).
+	 */
+	if ((r = epoll_tag(s->epfd, s->listen_fd, &tag_listen, EPOLLIN)) < 0 ||
+	    (r = epoll_tag(s->epfd, s->done_efd, &tag_done, EPOLLIN | EPOLLET)) < 0 ||
+	    (r = epoll_tag(s->epfd, s->stop_efd, &tag_stop, EPOLLIN)) < 0)
 		goto fail;
 	s->req_src = (struct ev_source){ .fd = s->req_efd, .fn = vmm_on_request, .opaque = s };
-	if ((r = ev_add(loop, &s->req_src, EPOLLIN)) < 0)
+	if ((r = ev_add(loop, &s->req_src, EPOLLIN | EPOLLET)) < 0)
 		goto fail;
 	s->req_src_added = true;
 	api_metrics_register();
