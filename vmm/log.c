@@ -104,11 +104,36 @@ static size_t clamp_len(int r, size_t n, size_t size)
 	return n > size - 2 ? size - 2 : n;
 }
 
+/*
+ * UTC calendar fields from Unix seconds, by the days-to-civil arithmetic of the
+ * proleptic Gregorian calendar. Not gmtime_r: glibc's first call loads the time zone
+ * (an open of /etc/localtime), and the first line may come from a thread whose seccomp
+ * filter forbids open, or from the SIGSYS handler itself.
+ */
+void log_utc(int64_t secs, struct log_utc *t)
+{
+	int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+	int64_t sod = secs - days * 86400;
+	int64_t z = days + 719468; /* days since 0000-03-01 */
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097; /* [0, 146096] */
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100); /* [0, 365], from March 1 */
+	int64_t mp = (5 * doy + 2) / 153; /* [0, 11], March = 0 */
+
+	t->day = (int)(doy - (153 * mp + 2) / 5 + 1);
+	t->month = (int)(mp < 10 ? mp + 3 : mp - 9);
+	t->year = (int)(yoe + era * 400 + (t->month <= 2));
+	t->hour = (int)(sod / 3600);
+	t->min = (int)(sod / 60 % 60);
+	t->sec = (int)(sod % 60);
+}
+
 void log_msg(enum log_level level, const char *file, int line, const char *fmt, ...)
 {
 	char buf[1024];
 	struct timespec ts;
-	struct tm tm;
+	struct log_utc tm;
 	size_t n;
 	int r;
 	va_list ap;
@@ -116,11 +141,11 @@ void log_msg(enum log_level level, const char *file, int line, const char *fmt, 
 	if (level == LOG_OFF || level > log_get_level())
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
+	log_utc(ts.tv_sec, &tm);
 	pthread_mutex_lock(&log_lock);
 	r = snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ [%s:%s]",
-		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-		     tm.tm_sec, ts.tv_nsec / 1000, instance_id, thread_name);
+		     tm.year, tm.month, tm.day, tm.hour, tm.min, tm.sec, ts.tv_nsec / 1000,
+		     instance_id, thread_name);
 	n = clamp_len(r, 0, sizeof(buf));
 	if (show_level)
 		n = clamp_len(snprintf(buf + n, sizeof(buf) - n, " %s", level_names[level]), n,

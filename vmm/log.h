@@ -23,6 +23,12 @@ int log_set_path(const char *path);
 /* Name the calling thread in log lines (e.g. "vcpu0", "api"). */
 void log_set_thread_name(const char *name);
 
+/* UTC calendar time; log_utc() is plain arithmetic, so async-signal-safe. */
+struct log_utc {
+	int year, month, day, hour, min, sec;
+};
+
+void log_utc(int64_t secs, struct log_utc *t);
 void log_msg(enum log_level level, const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 

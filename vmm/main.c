@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -533,9 +534,18 @@ int main(int argc, char **argv)
 	} else
 		log_warn("seccomp filtering is off (--no-seccomp)");
 
-	/* jansson seeds its hash function from /dev/urandom on first use: do it now,
-	 * before the API thread's filter (which has no open) is in place. */
-	json_object_seed(0);
+	/*
+	 * jansson seeds its hash function on first use, by opening /dev/urandom: seed it
+	 * now, from getrandom (no file, nothing needed in a jail), before the API thread's
+	 * filter (which has no open) is in place. 0 asks jansson to find a seed itself.
+	 */
+	{
+		uint32_t seed = 0;
+
+		if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
+			seed = 0;
+		json_object_seed(seed);
+	}
 	config_init(&v.cfg);
 	if (config_path && config_parse_file(config_path, &v.cfg, &err)) {
 		fprintf(stderr, "vmm: %s: %s\n", config_path, err.msg);

@@ -38,4 +38,5 @@ VMM_LIB_SRCS += \
 	vmm/devices/boot_timer.c
 VMM_LIB_SRCS += vmm/vm.c
 
-UNIT_TESTS += $(O)/tests/unit/test_boot $(O)/tests/unit/test_devices $(O)/tests/unit/test_eventloop
+UNIT_TESTS += $(O)/tests/unit/test_boot $(O)/tests/unit/test_devices $(O)/tests/unit/test_eventloop \
+	$(O)/tests/unit/test_log

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vmm/log.h"
 #include "vmm/metrics.h"
 #include "vmm/seccomp/filters.h"
 #include "vmm/seccomp/seccomp.h"
@@ -59,29 +60,23 @@ static void put_uint(struct sbuf *s, uint64_t v, unsigned int min_digits)
 		s->b[s->n++] = tmp[--i];
 }
 
-/* Same timestamp format as vmm/log.c, without gmtime_r (not async-signal-safe). */
+/* Same timestamp format as vmm/log.c. */
 static void put_time(struct sbuf *s, const struct timespec *ts)
 {
-	int64_t days = ts->tv_sec / 86400, secs = ts->tv_sec % 86400;
-	/* Civil date from days since 1970-01-01 (proleptic Gregorian). */
-	int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
-	int64_t doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
-	int64_t d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
-	int64_t y = yoe + era * 400 + (m <= 2);
+	struct log_utc t;
 
-	put_uint(s, (uint64_t)y, 4);
+	log_utc(ts->tv_sec, &t);
+	put_uint(s, (uint64_t)t.year, 4);
 	put_str(s, "-");
-	put_uint(s, (uint64_t)m, 2);
+	put_uint(s, (uint64_t)t.month, 2);
 	put_str(s, "-");
-	put_uint(s, (uint64_t)d, 2);
+	put_uint(s, (uint64_t)t.day, 2);
 	put_str(s, "T");
-	put_uint(s, (uint64_t)(secs / 3600), 2);
+	put_uint(s, (uint64_t)t.hour, 2);
 	put_str(s, ":");
-	put_uint(s, (uint64_t)(secs / 60 % 60), 2);
+	put_uint(s, (uint64_t)t.min, 2);
 	put_str(s, ":");
-	put_uint(s, (uint64_t)(secs % 60), 2);
+	put_uint(s, (uint64_t)t.sec, 2);
 	put_str(s, ".");
 	put_uint(s, (uint64_t)(ts->tv_nsec / 1000), 6);
 	put_str(s, "Z");
