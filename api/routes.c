@@ -73,6 +73,9 @@ void api_msg_free(struct api_msg *m)
 	case OP_PUT_METRICS:
 		config_metrics_free(&m->u.metrics);
 		break;
+	case OP_PUT_SERIAL:
+		config_serial_free(&m->u.serial);
+		break;
 	default:
 		break;
 	}
@@ -83,7 +86,7 @@ void api_msg_free(struct api_msg *m)
 /* ---- routing (API thread) ---- */
 
 static const char *const unsupported_prefixes[] = {
-	"/balloon", "/mmds", "/snapshot", "/cpu-config", "/pmem", "/hotplug", "/serial",
+	"/balloon", "/mmds", "/snapshot", "/cpu-config", "/pmem", "/hotplug",
 };
 
 /* "/drives/<id>": *id points at <id> (maybe empty); false if the prefix does not match. */
@@ -279,6 +282,9 @@ static int route_body(const struct http_request *req, enum api_op op, enum api_e
 	case OP_PUT_METRICS:
 		r = config_metrics_parse(j, "metrics", &m->u.metrics, &err);
 		break;
+	case OP_PUT_SERIAL:
+		r = config_serial_parse(j, "serial", &m->u.serial, &err);
+		break;
 	default:
 		r = -EINVAL;
 		snprintf(err.msg, sizeof(err.msg), "internal: unexpected operation");
@@ -413,6 +419,7 @@ int api_route(const struct api_ctx *ctx, const struct http_request *req, struct 
 			{ "/entropy", EP_ENTROPY, OP_PUT_ENTROPY, HTTP_PUT },
 			{ "/logger", EP_LOGGER, OP_PUT_LOGGER, HTTP_PUT },
 			{ "/metrics", EP_METRICS, OP_PUT_METRICS, HTTP_PUT },
+			{ "/serial", EP_SERIAL, OP_PUT_SERIAL, HTTP_PUT },
 			/* The two below dispatch on the body. */
 			{ "/actions", EP_ACTIONS, OP_INSTANCE_START, HTTP_PUT },
 			{ "/vm", EP_VM, OP_PAUSE, HTTP_PATCH },
@@ -717,6 +724,15 @@ void api_execute(struct api_ctx *ctx, struct api_msg *m)
 		cfg->entropy = m->u.entropy;
 		m->resp.status = 204;
 		return;
+	case OP_PUT_SERIAL:
+		/* The output file is opened at InstanceStart, where a missing reader is reported. */
+		if (!require_preboot(ctx, m, "PUT /serial"))
+			return;
+		config_serial_free(&cfg->serial);
+		cfg->serial = m->u.serial;
+		m->u.serial.serial_out_path = NULL;
+		m->resp.status = 204;
+		return;
 	case OP_PUT_LOGGER:
 		exec_logger(ctx, m);
 		return;
@@ -750,6 +766,7 @@ static const char *const ep_names[EP_COUNT] = {
 	[EP_VM] = "vm",
 	[EP_LOGGER] = "logger",
 	[EP_METRICS] = "metrics",
+	[EP_SERIAL] = "serial",
 	[EP_UNSUPPORTED] = "unsupported",
 	[EP_UNKNOWN] = "unknown",
 };

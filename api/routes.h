@@ -23,6 +23,7 @@ enum api_endpoint {
 	EP_VM,
 	EP_LOGGER,
 	EP_METRICS,
+	EP_SERIAL,
 	EP_UNSUPPORTED,
 	EP_UNKNOWN,
 	EP_COUNT
@@ -42,6 +43,7 @@ enum api_op {
 	OP_PUT_ENTROPY,
 	OP_PUT_LOGGER,
 	OP_PUT_METRICS,
+	OP_PUT_SERIAL,
 	OP_INSTANCE_START,
 	OP_SEND_CTRL_ALT_DEL,
 	OP_FLUSH_METRICS,
@@ -72,6 +74,7 @@ struct api_msg {
 		struct entropy_cfg entropy;
 		struct logger_cfg logger;
 		struct metrics_cfg metrics;
+		struct serial_cfg serial;
 	} u;
 	struct api_response resp; /* filled by api_execute() */
 	/* Plumbing for the server. */

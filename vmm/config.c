@@ -744,6 +744,36 @@ int config_entropy_parse(json_t *j, const char *pfx, struct entropy_cfg *out,
 	return 0;
 }
 
+void config_serial_free(struct serial_cfg *s)
+{
+	free(s->serial_out_path);
+	memset(s, 0, sizeof(*s));
+}
+
+int config_serial_parse(json_t *j, const char *pfx, struct serial_cfg *out,
+			struct config_err *err)
+{
+	static const char *const fields[] = { "serial_out_path", "rate_limiter", NULL };
+	struct serial_cfg s = { .present = true };
+	json_t *tb;
+	char sub[96];
+	int r;
+
+	if ((r = check_fields(j, pfx, fields, NULL, err)) < 0)
+		return r;
+	/* A bare TokenBucket in bytes, not a RateLimiter: the contract has no ops for a UART. */
+	if ((tb = json_object_get(j, "rate_limiter"))) {
+		snprintf(sub, sizeof(sub), "%s.rate_limiter", pfx);
+		if ((r = token_bucket_parse(tb, sub, &s.rate_limiter, err)) < 0)
+			return r;
+	}
+	if ((r = get_str(j, pfx, "serial_out_path", false, CONFIG_PATH_MAX, &s.serial_out_path,
+			 err)) < 0)
+		return r;
+	*out = s;
+	return 0;
+}
+
 void config_logger_free(struct logger_cfg *l)
 {
 	free(l->log_path);
@@ -818,6 +848,7 @@ void config_free(struct vm_config *cfg)
 	for (unsigned int i = 0; i < cfg->nnets && i < CONFIG_MAX_NETS; i++)
 		config_net_free(&cfg->nets[i]);
 	config_vsock_free(&cfg->vsock);
+	config_serial_free(&cfg->serial);
 	config_logger_free(&cfg->logger);
 	config_metrics_free(&cfg->metrics);
 	config_init(cfg);
@@ -827,9 +858,9 @@ static int parse_document(json_t *root, struct vm_config *c, struct config_err *
 {
 	static const char *const sections[] = { "boot-source", "machine-config", "drives",
 						"network-interfaces", "vsock", "entropy",
-						"logger", "metrics", NULL };
+						"serial", "logger", "metrics", NULL };
 	static const char *const unsupported[] = { "balloon", "mmds-config", "cpu-config",
-						   "pmem", "memory-hotplug", "serial", NULL };
+						   "pmem", "memory-hotplug", NULL };
 	char pfx[48];
 	json_t *s, *item;
 	size_t i;
@@ -915,6 +946,10 @@ static int parse_document(json_t *root, struct vm_config *c, struct config_err *
 		if ((r = config_entropy_parse(s, "entropy", &c->entropy, err)) < 0)
 			return r;
 	}
+	if ((s = json_object_get(root, "serial"))) {
+		if ((r = config_serial_parse(s, "serial", &c->serial, err)) < 0)
+			return r;
+	}
 	if ((s = json_object_get(root, "logger"))) {
 		if ((r = config_logger_parse(s, "logger", &c->logger, err)) < 0)
 			return r;
@@ -976,6 +1011,13 @@ int config_parse_file(const char *path, struct vm_config *cfg, struct config_err
 
 /* ---- serialisation ---- */
 
+static json_t *token_bucket_json(const struct token_bucket_cfg *tb)
+{
+	return json_pack("{s:I,s:I,s:I}", "size", (json_int_t)tb->size, "one_time_burst",
+			 (json_int_t)tb->one_time_burst, "refill_time",
+			 (json_int_t)tb->refill_time_ms);
+}
+
 static json_t *rate_limiter_json(const struct rate_limiter_cfg *rl)
 {
 	json_t *o = json_object();
@@ -985,10 +1027,7 @@ static json_t *rate_limiter_json(const struct rate_limiter_cfg *rl)
 	for (int i = 0; i < 2; i++) {
 		if (!tb[i]->present)
 			continue;
-		json_object_set_new(o, names[i],
-				    json_pack("{s:I,s:I,s:I}", "size", (json_int_t)tb[i]->size,
-					      "one_time_burst", (json_int_t)tb[i]->one_time_burst,
-					      "refill_time", (json_int_t)tb[i]->refill_time_ms));
+		json_object_set_new(o, names[i], token_bucket_json(tb[i]));
 	}
 	return o;
 }
@@ -1089,6 +1128,17 @@ char *config_to_json(const struct vm_config *cfg)
 			json_object_set_new(e, "rate_limiter",
 					    rate_limiter_json(&cfg->entropy.rate_limiter));
 		json_object_set_new(root, "entropy", e);
+	}
+	if (cfg->serial.present) {
+		json_t *o = json_object();
+
+		if (cfg->serial.serial_out_path)
+			json_object_set_new(o, "serial_out_path",
+					    json_string(cfg->serial.serial_out_path));
+		if (cfg->serial.rate_limiter.present)
+			json_object_set_new(o, "rate_limiter",
+					    token_bucket_json(&cfg->serial.rate_limiter));
+		json_object_set_new(root, "serial", o);
 	}
 	if (cfg->logger.present) {
 		int lv = cfg->logger.level;

@@ -90,6 +90,12 @@ struct entropy_cfg {
 	struct rate_limiter_cfg rate_limiter;
 };
 
+struct serial_cfg {
+	bool present;
+	char *serial_out_path; /* NULL: the VMM's stdout */
+	struct token_bucket_cfg rate_limiter; /* bytes; absent: no limit */
+};
+
 struct logger_cfg {
 	bool present;
 	char *log_path;
@@ -114,6 +120,7 @@ struct vm_config {
 	struct net_cfg nets[CONFIG_MAX_NETS];
 	struct vsock_cfg vsock;
 	struct entropy_cfg entropy;
+	struct serial_cfg serial;
 	struct logger_cfg logger;
 	struct metrics_cfg metrics;
 };
@@ -211,6 +218,9 @@ int config_vsock_parse(struct json_t *j, const char *pfx, struct vsock_cfg *out,
 void config_vsock_free(struct vsock_cfg *v);
 int config_entropy_parse(struct json_t *j, const char *pfx, struct entropy_cfg *out,
 			 struct config_err *err);
+int config_serial_parse(struct json_t *j, const char *pfx, struct serial_cfg *out,
+			struct config_err *err);
+void config_serial_free(struct serial_cfg *s);
 int config_logger_parse(struct json_t *j, const char *pfx, struct logger_cfg *out,
 			struct config_err *err);
 void config_logger_free(struct logger_cfg *l);

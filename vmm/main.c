@@ -55,7 +55,7 @@ struct vmm {
 	uint64_t exits[EXIT_STAT_MAX];
 	struct metrics_group mgroup;
 	uint64_t mvals[2 + EXIT_STAT_MAX]; /* setup_us, first_run_us, exits */
-	struct metrics_dev devm; /* "net", "net_<iface_id>", "vsock" */
+	struct metrics_dev devm; /* "net", "net_<iface_id>", "vsock", "uart" */
 };
 
 static const char *const vmm_metric_names[2 + EXIT_STAT_MAX] = {
@@ -227,7 +227,7 @@ static void vmm_refresh_metrics(struct vmm *v)
 	v->mvals[0] = v->setup_us;
 	v->mvals[1] = v->first_run_us;
 	memcpy(&v->mvals[2], v->exits, sizeof(v->exits));
-	metrics_dev_refresh(&v->devm, v->vm.net, v->vm.nnet, v->vm.vsock);
+	metrics_dev_refresh(&v->devm, v->vm.net, v->vm.nnet, v->vm.vsock, v->vm.serial);
 }
 
 static int vmm_flush_metrics(void *opaque, struct config_err *err)

@@ -130,14 +130,42 @@ static int cmdline_append(char *buf, size_t size, const char *s)
 	return 0;
 }
 
-static int vm_add_legacy_devices(struct vm *vm, struct config_err *err)
+/*
+ * serial.serial_out_path, opened before KVM so that a bad path fails InstanceStart the
+ * same way on any host. Non-blocking: a FIFO without a reader is refused here (ENXIO)
+ * rather than hanging the VMM thread, and a full one later drops output, never stalls a
+ * vCPU.
+ */
+static int vm_open_serial_output(struct vm *vm, const struct serial_cfg *sc,
+				 struct config_err *err)
+{
+	int fd;
+
+	if (!sc->present || !sc->serial_out_path)
+		return 0;
+	fd = serial_open_output(sc->serial_out_path);
+	if (fd < 0) {
+		snprintf(err->msg, sizeof(err->msg), "serial.serial_out_path: cannot open \"%s\": %s%s",
+			 sc->serial_out_path, strerror(-fd),
+			 fd == -ENXIO ? " (a named pipe needs a reader first)" : "");
+		return fd;
+	}
+	vm->serial_out_fd = fd;
+	return 0;
+}
+
+static int vm_add_legacy_devices(struct vm *vm, const struct vm_config *cfg,
+				 struct config_err *err)
 {
 	struct irq_line serial_irq = { vm_irq_cb, vm, IRQ_SERIAL };
 	struct irq_line kbd_irq = { vm_irq_cb, vm, IRQ_I8042 };
 	int r;
 
-	r = serial_create(&vm->serial, &serial_irq, vm->opts.serial_out_fd,
+	r = serial_create(&vm->serial, &serial_irq,
+			  vm->serial_out_fd >= 0 ? vm->serial_out_fd : vm->opts.serial_out_fd,
 			  vm->opts.serial_in_fd, vm->loop);
+	if (!r && cfg->serial.present)
+		serial_set_rate_limiter(vm->serial, &cfg->serial.rate_limiter);
 	if (!r)
 		r = bus_register(&vm->pio, SERIAL_COM1_BASE, SERIAL_NREGS, &serial_bus_ops,
 				 vm->serial);
@@ -333,7 +361,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct event_loop *loo
 	uint8_t seed[32];
 	int r;
 
-	vm->kvm_fd = vm->vm_fd = vm->stop_efd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->stop_efd = vm->serial_out_fd = -1;
 	vm->mem.fd = -1;
 	vm->loop = loop;
 	vm->opts = *opts;
@@ -367,6 +395,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct event_loop *loo
 		snprintf(err->msg, sizeof(err->msg), "%s", berr.msg);
 		return r;
 	}
+	r = vm_open_serial_output(vm, &cfg->serial, err);
+	if (r)
+		return r;
 
 	r = kvm_open(&vm->kvm_fd, err);
 	if (r)
@@ -390,7 +421,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct event_loop *loo
 	if (r)
 		return vm_fail(err, r, "event loop");
 
-	r = vm_add_legacy_devices(vm, err);
+	r = vm_add_legacy_devices(vm, cfg, err);
 	if (r)
 		return r;
 
@@ -519,6 +550,10 @@ void vm_destroy(struct vm *vm)
 	vm->vsock = NULL;
 	serial_destroy(vm->serial);
 	vm->serial = NULL;
+	/* After serial_destroy: the device wrote to it until then. */
+	if (vm->serial_out_fd >= 0)
+		close(vm->serial_out_fd);
+	vm->serial_out_fd = -1;
 	i8042_destroy(vm->i8042);
 	vm->i8042 = NULL;
 	free(vm->boot_timer);

@@ -89,6 +89,7 @@ struct vm {
 	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID result */
 
 	struct serial *serial;
+	int serial_out_fd; /* serial.serial_out_path, owned; -1: opts.serial_out_fd is used */
 	struct i8042 *i8042;
 	struct boot_timer *boot_timer;
 	unsigned int nblk;

@@ -106,6 +106,18 @@ expect PUT /vsock '{"guest_cid": 2, "uds_path": "/v"}' 400 'vsock.guest_cid'
 expect PUT /entropy '{}' 204
 expect PUT /entropy '{"rate_limiter": {"ops": {"size": 10}}}' 400 'refill_time: missing required field'
 
+# serial: opened at InstanceStart, so any path is accepted here
+expect PUT /serial '{}' 204
+expect PUT /serial "{\"serial_out_path\": \"$TMP/console\", \"rate_limiter\": {\"size\": 100, \"refill_time\": 1000}}" 204
+expect PUT /serial '{"serial_out_path": 5}' 400 'serial.serial_out_path: must be a string'
+expect PUT /serial '{"serial_out_path": ""}' 400 'serial.serial_out_path: must not be empty'
+expect PUT /serial '{"out_path": "/x"}' 400 'serial.out_path: unknown field'
+expect PUT /serial '{"rate_limiter": {"size": 10}}' 400 'serial.rate_limiter.refill_time: missing required field'
+expect PUT /serial '{"rate_limiter": {"size": -1, "refill_time": 10}}' 400 'serial.rate_limiter.size: must be between'
+expect PUT /serial '{"rate_limiter": {"bandwidth": {"size": 1, "refill_time": 1}}}' 400 'serial.rate_limiter.bandwidth: unknown field'
+expect PUT /serial '[]' 400 'serial: must be a JSON object'
+expect GET /serial - 405 fault_message
+
 # logger, metrics
 expect PUT /logger "{\"log_path\": \"$TMP/log\", \"level\": \"Debug\", \"show_level\": true}" 204
 expect PUT /logger '{"level": "Verbose"}' 400 'logger.level'
@@ -127,10 +139,13 @@ expect GET / - 200 '"state":"Not started"'
 
 expect GET /vm/config - 200 '"drive_id":"rootfs"'
 check "vm/config has the vsock" grep -q '"guest_cid":3' "$TMP/body"
+# the refused PUTs after the good one left it in place
+check "vm/config has the serial console" grep -qF "\"serial\":{\"serial_out_path\":\"$TMP/console\",\"rate_limiter\":{\"size\":100,\"one_time_burst\":0,\"refill_time\":1000}}" "$TMP/body"
+check "nothing opened serial_out_path before InstanceStart" [ ! -e "$TMP/console" ]
 
 # unsupported and unknown
 for ep in /balloon /balloon/statistics /mmds /mmds/config /snapshot/create /snapshot/load \
-	/cpu-config /pmem/p0 /hotplug/memory /serial; do
+	/cpu-config /pmem/p0 /hotplug/memory; do
 	expect PUT "$ep" '{}' 400 'is not supported'
 done
 expect GET /no/such/thing - 404 fault_message

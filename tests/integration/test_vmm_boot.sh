@@ -46,6 +46,23 @@ bad unknown-field "bogus" "$TMP/unknown.json"
 run_vmm 5 "$TMP/usage.out" --no-api
 expect "--no-api without --config-file is a usage error (exit 2)" test "$rc" -eq 2
 
+# with_serial IN OUT SERIAL_JSON: a copy of config IN with a "serial" section.
+with_serial() {
+	python3 - "$@" <<'PY'
+import json, sys
+cfg = json.load(open(sys.argv[1]))
+cfg["serial"] = json.loads(sys.argv[3])
+json.dump(cfg, open(sys.argv[2], "w"))
+PY
+}
+echo "serial_out_path checked at start (before KVM: the same on any host)"
+mkfifo "$TMP/noreader.fifo"
+good_cfg fifo "$TESTGUEST" 64
+with_serial "$TMP/fifo.json" "$TMP/fifo-serial.json" "{\"serial_out_path\": \"$TMP/noreader.fifo\"}"
+bad serial-fifo-without-reader "serial.serial_out_path: cannot open \"$TMP/noreader.fifo\": No such device or address (a named pipe needs a reader first)" "$TMP/fifo-serial.json"
+with_serial "$TMP/fifo.json" "$TMP/dir-serial.json" "{\"serial_out_path\": \"$TMP/dir\"}"
+bad serial-path-is-directory "serial.serial_out_path: cannot open \"$TMP/dir\": Is a directory" "$TMP/dir-serial.json"
+
 echo "a failed InstanceStart leaks nothing and leaves the API serving"
 if command -v curl >/dev/null; then
 	sock="$TMP/api.sock"
@@ -71,6 +88,16 @@ if command -v curl >/dev/null; then
 	# devices exist where /dev/kvm works; at opening /dev/kvm elsewhere).
 	curl -s --unix-socket "$sock" -X PUT http://localhost/boot-source \
 		-d "{\"kernel_image_path\": \"$TESTGUEST\"}" >/dev/null
+	# A FIFO nobody reads: InstanceStart says so at once instead of hanging.
+	curl -s --unix-socket "$sock" -X PUT http://localhost/serial \
+		-d "{\"serial_out_path\": \"$TMP/noreader.fifo\"}" >/dev/null
+	code=$(timeout 10 curl -s -o "$TMP/start.body" -w '%{http_code}' --unix-socket "$sock" -X PUT \
+		http://localhost/actions -d '{"action_type": "InstanceStart"}')
+	expect "InstanceStart with serial_out_path a FIFO without reader: 400 ($(cat "$TMP/start.body"))" \
+		sh -c "[ '$code' = 400 ] && grep -q 'serial.serial_out_path: cannot open.*needs a reader' '$TMP/start.body'"
+	# The late failures below also open the console file: each must close it again.
+	curl -s --unix-socket "$sock" -X PUT http://localhost/serial \
+		-d "{\"serial_out_path\": \"$TMP/late.console\"}" >/dev/null
 	curl -s --unix-socket "$sock" -X PUT http://localhost/drives/gone \
 		-d '{"drive_id": "gone", "path_on_host": "/nonexistent.img", "is_root_device": false, "is_read_only": false}' >/dev/null
 	curl -s --unix-socket "$sock" -X PUT http://localhost/actions -d '{"action_type": "InstanceStart"}' >/dev/null
@@ -81,6 +108,7 @@ if command -v curl >/dev/null; then
 			http://localhost/actions -d '{"action_type": "InstanceStart"}')
 	done
 	expect "late failure: 400 ($(cat "$TMP/start.body"))" test "$code" = 400
+	expect "late failure: serial_out_path was opened (created) at InstanceStart" test -f "$TMP/late.console"
 	expect "5 late failures: fds $fds_before -> $(ls /proc/$apipid/fd | wc -l)" \
 		test "$(ls /proc/$apipid/fd | wc -l)" -eq "$fds_before"
 	expect "5 late failures: mappings $maps_before -> $(wc -l </proc/$apipid/maps)" \
@@ -111,6 +139,34 @@ for shape in "1 128" "4 256" "2 3328"; do
 	expect "$1 vCPU: boot timer logged" grep -q "Guest-boot-time" "$TMP/boot$1.out"
 	expect "$1 vCPU: exit counts logged" grep -q "VM exits by reason" "$TMP/boot$1.out"
 done
+
+echo "serial console to a file, and rate-limited"
+write_config "$TMP/ser.json" "$TESTGUEST" 128 1 "guest.test=boot guest.cpus=1 guest.mem_mib=128"
+with_serial "$TMP/ser.json" "$TMP/ser-file.json" "{\"serial_out_path\": \"$TMP/ser.console\"}"
+run_vmm 120 "$TMP/ser-file.out" --no-api --metrics-path "$TMP/ser.metrics" --config-file "$TMP/ser-file.json"
+GUEST_CONSOLES="$TMP/ser.console"
+guest_result "serial_out_path file" "$TMP/ser.console"
+expect "serial_out_path: nothing of the guest's on stdout" sh -c "! grep -q 'guest:' '$TMP/ser-file.out'"
+# uart_metric FILE KEY: the value in the last metrics line.
+uart_metric() {
+	python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])["uart"][sys.argv[2]])' "$1" "$2" 2>/dev/null || echo -1
+}
+wc=$(uart_metric "$TMP/ser.metrics" write_count)
+size=$(wc -c <"$TMP/ser.console")
+expect "uart.write_count $wc = console file size $size, nothing dropped" \
+	sh -c "[ '$wc' -gt 0 ] && [ '$wc' -eq '$size' ] && [ $(uart_metric "$TMP/ser.metrics" rate_limiter_dropped_bytes) -eq 0 ]"
+# 64 bytes, refilled over 1000 s: the rest of the guest's output is dropped and counted.
+with_serial "$TMP/ser.json" "$TMP/ser-rl.json" \
+	"{\"serial_out_path\": \"$TMP/rl.console\", \"rate_limiter\": {\"size\": 64, \"refill_time\": 1000000}}"
+run_vmm 120 "$TMP/ser-rl.out" --no-api --metrics-path "$TMP/rl.metrics" --config-file "$TMP/ser-rl.json"
+wc=$(uart_metric "$TMP/rl.metrics" write_count)
+dropped=$(uart_metric "$TMP/rl.metrics" rate_limiter_dropped_bytes)
+size=$(wc -c <"$TMP/rl.console")
+expect "rate-limited serial: exit 0 (got $rc)" test "$rc" -eq 0
+expect "rate-limited serial: 64 bytes out ($size), uart.rate_limiter_dropped_bytes $dropped = write_count $wc - 64" \
+	sh -c "[ '$size' -eq 64 ] && [ '$dropped' -gt 0 ] && [ '$dropped' -eq '$((wc - 64))' ]"
+expect "rate-limited serial: the guest's first words made it" grep -q "guest: started" "$TMP/rl.console"
+GUEST_CONSOLES=
 
 echo "exit paths"
 write_config "$TMP/triple.json" "$TESTGUEST" 64 1 "guest.test=triple"

@@ -321,12 +321,17 @@ TEST(endpoints_preboot)
 	REQ("PUT", "/cpu-config", "{}", 400);
 	REQ("PUT", "/pmem/p0", "{}", 400);
 	REQ("PATCH", "/hotplug/memory", "{}", 400);
-	REQ("PUT", "/serial", "{}", 400);
+	REQ("PUT", "/serial", "{\"serial_out_path\": 1}", 400);
+	CHECK(strstr(r.body, "serial.serial_out_path: must be a string"));
+	REQ("PUT", "/serial", "{\"serial_out_path\": \"/s\", \"rate_limiter\": {\"size\": 1, "
+			      "\"refill_time\": 1}}", 204);
+	REQ("GET", "/serial", NULL, 405);
 	REQ("GET", "/vm/config", NULL, 200);
 	CHECK(strstr(r.body, "\"kernel_image_path\":\"/k\""));
 	CHECK(strstr(r.body, "\"drive_id\":\"rootfs\""));
 	CHECK(strstr(r.body, "\"guest_cid\":3"));
 	CHECK(strstr(r.body, "\"entropy\":{}"));
+	CHECK(strstr(r.body, "\"serial\":{\"serial_out_path\":\"/s\""));
 	CHECK_EQ(e.fake.starts, 0);
 	env_stop(&e);
 }
@@ -362,6 +367,8 @@ TEST(phase_rules_after_start)
 	    400);
 	REQ("PUT", "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"/v\"}", 400);
 	REQ("PUT", "/entropy", "{}", 400);
+	REQ("PUT", "/serial", "{}", 400);
+	CHECK(strstr(r.body, "PUT /serial: not allowed after the microVM has started"));
 	REQ("PUT", "/logger", "{\"level\": \"Info\"}", 400);
 	REQ("PATCH", "/drives/d", "{\"drive_id\": \"d\", \"path_on_host\": \"/new\"}", 204);
 	CHECK_EQ(e.fake.drive_updates, 1);

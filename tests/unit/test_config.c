@@ -50,6 +50,8 @@ TEST(full_document)
 		" \"rx_rate_limiter\": {\"ops\": {\"size\": 1, \"refill_time\": 1}}}],"
 		"\"vsock\": {\"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\"},"
 		"\"entropy\": {},"
+		"\"serial\": {\"serial_out_path\": \"/tmp/console\", \"rate_limiter\":"
+		" {\"size\": 4096, \"refill_time\": 1000, \"one_time_burst\": 65536}},"
 		"\"logger\": {\"level\": \"debug\", \"show_level\": true},"
 		"\"metrics\": {\"metrics_path\": \"/tmp/m\"}}";
 	struct config_err err;
@@ -84,6 +86,12 @@ TEST(full_document)
 	CHECK(c.vsock.present);
 	CHECK_EQ(c.vsock.guest_cid, 3);
 	CHECK(c.entropy.present);
+	CHECK(c.serial.present);
+	CHECK_STR(c.serial.serial_out_path, "/tmp/console");
+	CHECK(c.serial.rate_limiter.present);
+	CHECK_EQ(c.serial.rate_limiter.size, 4096);
+	CHECK_EQ(c.serial.rate_limiter.refill_time_ms, 1000);
+	CHECK_EQ(c.serial.rate_limiter.one_time_burst, 65536);
 	CHECK(c.logger.present);
 	CHECK_EQ(c.logger.level, 4);
 	CHECK(c.metrics.present);
@@ -98,7 +106,8 @@ TEST(roundtrip_to_json)
 		"true, \"rate_limiter\": {\"ops\": {\"size\": 7, \"refill_time\": 9}}}],"
 		"\"network-interfaces\": [{\"iface_id\": \"n\", \"host_dev_name\": \"tap1\","
 		" \"guest_mac\": \"02:00:00:00:00:01\"}], \"vsock\": {\"guest_cid\": 9,"
-		" \"uds_path\": \"/v\"}, \"entropy\": {}}";
+		" \"uds_path\": \"/v\"}, \"entropy\": {}, \"serial\": {\"serial_out_path\": \"/s\","
+		" \"rate_limiter\": {\"size\": 10, \"refill_time\": 20}}}";
 	struct config_err err;
 	struct vm_config a, b;
 	char *j1, *j2;
@@ -115,6 +124,8 @@ TEST(roundtrip_to_json)
 	CHECK_STR(j1, j2);
 	CHECK(strstr(j1, "\"guest_mac\":\"02:00:00:00:00:01\""));
 	CHECK(strstr(j1, "\"vcpu_count\":4"));
+	CHECK(strstr(j1, "\"serial\":{\"serial_out_path\":\"/s\",\"rate_limiter\":{\"size\":10,"
+		     "\"one_time_burst\":0,\"refill_time\":20}}"));
 	free(j1);
 	free(j2);
 	config_free(&a);
@@ -137,7 +148,6 @@ static const struct bad_case bad_cases[] = {
 	{ "{\"cpu-config\": {}}", "cpu-config: not supported" },
 	{ "{\"pmem\": []}", "pmem: not supported" },
 	{ "{\"memory-hotplug\": {}}", "memory-hotplug: not supported" },
-	{ "{\"serial\": {}}", "serial: not supported" },
 	/* boot-source */
 	{ "{\"boot-source\": {}}", "boot-source.kernel_image_path: missing required field" },
 	{ "{\"boot-source\": {\"kernel_image_path\": 5}}",
@@ -270,6 +280,28 @@ static const struct bad_case bad_cases[] = {
 	{ "{\"metrics\": {}}", "metrics.metrics_path: missing required field" },
 	{ "{\"metrics\": {\"metrics_path\": \"/m\", \"properties\": {}}}",
 	  "metrics.properties: not supported" },
+	/* serial: the rate limiter is a bare TokenBucket, not a RateLimiter */
+	{ "{\"serial\": []}", "serial: must be a JSON object" },
+	{ "{\"serial\": {\"out_path\": \"/s\"}}", "serial.out_path: unknown field" },
+	{ "{\"serial\": {\"serial_out_path\": 5}}", "serial.serial_out_path: must be a string" },
+	{ "{\"serial\": {\"serial_out_path\": \"\"}}", "serial.serial_out_path: must not be empty" },
+	{ "{\"serial\": {\"serial_out_path\": null}}", "serial.serial_out_path: must be a string" },
+	{ "{\"serial\": {\"rate_limiter\": 1}}", "serial.rate_limiter: must be a JSON object" },
+	{ "{\"serial\": {\"rate_limiter\": {\"bandwidth\": {\"size\": 1, \"refill_time\": 1}}}}",
+	  "serial.rate_limiter.bandwidth: unknown field" },
+	{ "{\"serial\": {\"rate_limiter\": {\"size\": 100}}}",
+	  "serial.rate_limiter.refill_time: missing required field" },
+	{ "{\"serial\": {\"rate_limiter\": {\"refill_time\": 100}}}",
+	  "serial.rate_limiter.size: missing required field" },
+	{ "{\"serial\": {\"rate_limiter\": {\"size\": -1, \"refill_time\": 100}}}",
+	  "serial.rate_limiter.size: must be between 0 and" },
+	{ "{\"serial\": {\"rate_limiter\": {\"size\": 1, \"refill_time\": 1.5}}}",
+	  "serial.rate_limiter.refill_time: must be an integer" },
+	{ "{\"serial\": {\"rate_limiter\": {\"size\": 1, \"refill_time\": 1,"
+	  " \"one_time_burst\": \"9\"}}}",
+	  "serial.rate_limiter.one_time_burst: must be an integer" },
+	{ "{\"serial\": {\"serial_out_path\": \"/s\", \"serial_out_path\": \"/t\"}}",
+	  "duplicate" },
 };
 
 TEST(invalid_documents)
@@ -330,6 +362,8 @@ TEST(valid_edge_values)
 		"{\"logger\": {\"level\": \"Off\"}}",
 		"{\"logger\": {\"level\": \"WARNING\", \"log_path\": \"/tmp/l\"}}",
 		"{\"metrics\": {\"metrics_path\": \"/m\", \"emit_id\": true}}",
+		"{\"serial\": {}}",
+		"{\"serial\": {\"rate_limiter\": {\"size\": 0, \"refill_time\": 0}}}",
 		"{\"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/a\", \"is_root_device\": "
 		"false, \"rate_limiter\": {}}]}",
 	};

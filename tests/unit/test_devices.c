@@ -1,8 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Legacy devices and the bus, driven through their register interfaces as a guest would. */
+/*
+ * Legacy devices and the bus, driven through their register interfaces as a guest would;
+ * the serial console's output file, rate limiter and "uart" metrics.
+ */
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <linux/kvm.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tests/unit/test.h"
@@ -12,6 +18,8 @@
 #include "vmm/devices/serial.h"
 #include "vmm/kvm.h"
 #include "vmm/log.h"
+#include "vmm/metrics.h"
+#include "vmm/metrics_dev.h"
 
 struct irq_log {
 	int level;
@@ -147,6 +155,257 @@ TEST(serial_loopback_and_divisor)
 	CHECK_EQ(rd(&b, 0x3f8 + 7), 0x5a);
 	serial_destroy(s);
 	close(devnull);
+}
+
+/* A serial device on its own bus at COM1, writing to out_fd. */
+struct uart {
+	struct serial *s;
+	struct bus b;
+};
+
+static int uart_open(struct uart *u, int out_fd)
+{
+	static struct irq_line irq = { 0 };
+
+	memset(u, 0, sizeof(*u));
+	if (serial_create(&u->s, &irq, out_fd, -1, NULL))
+		return -1;
+	return bus_register(&u->b, SERIAL_COM1_BASE, SERIAL_NREGS, &serial_bus_ops, u->s);
+}
+
+static void uart_put(struct uart *u, const char *buf, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		wr(&u->b, 0x3f8, (uint8_t)buf[i]);
+}
+
+static char tmp_path[64];
+
+static const char *tmp_name(const char *what)
+{
+	snprintf(tmp_path, sizeof(tmp_path), "/tmp/test_devices_%d_%s", getpid(), what);
+	unlink(tmp_path);
+	return tmp_path;
+}
+
+TEST(serial_output_file_gets_the_bytes)
+{
+	struct serial_stats st;
+	struct uart u;
+	char buf[64] = "";
+	int fd, rfd;
+
+	/* Appends: what was there stays, the file is created 0600. */
+	fd = open(tmp_name("out"), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	CHECK(fd >= 0);
+	CHECK_EQ(write(fd, "old\n", 4), 4);
+	close(fd);
+	fd = serial_open_output(tmp_path);
+	CHECK(fd >= 0);
+	CHECK(fcntl(fd, F_GETFL) & O_NONBLOCK);
+	CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	CHECK_EQ(uart_open(&u, fd), 0);
+	uart_put(&u, "hello\n", 6);
+	serial_get_stats(u.s, &st);
+	CHECK_EQ(st.write_count, 6);
+	CHECK_EQ(st.missed_write_count, 0);
+	CHECK_EQ(st.rate_limiter_dropped_bytes, 0);
+	CHECK_EQ(serial_tx_bytes(u.s), 6);
+	serial_destroy(u.s);
+	close(fd);
+	rfd = open(tmp_path, O_RDONLY | O_CLOEXEC);
+	CHECK(rfd >= 0);
+	CHECK_EQ(read(rfd, buf, sizeof(buf) - 1), 10);
+	close(rfd);
+	CHECK_STR(buf, "old\nhello\n");
+	unlink(tmp_path);
+
+	/* A new file is created with mode 0600; a directory or missing parent is an error. */
+	fd = serial_open_output(tmp_name("new"));
+	CHECK(fd >= 0);
+	{
+		struct stat sb;
+
+		CHECK_EQ(fstat(fd, &sb), 0);
+		CHECK_EQ(sb.st_mode & 0777, 0600);
+	}
+	close(fd);
+	unlink(tmp_path);
+	CHECK_EQ(serial_open_output("/tmp"), -EISDIR);
+	CHECK_EQ(serial_open_output("/nonexistent/dir/out"), -ENOENT);
+}
+
+TEST(serial_rate_limiter_drops_the_excess_exactly)
+{
+	/* 10 bytes, refilled over 1000 s: nothing comes back while the test runs. */
+	struct token_bucket_cfg tb = { .present = true, .size = 10, .refill_time_ms = 1000000 };
+	struct serial_stats st;
+	struct uart u;
+	char buf[64] = "";
+	int p[2];
+
+	CHECK_EQ(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+	CHECK_EQ(uart_open(&u, p[1]), 0);
+	serial_set_rate_limiter(u.s, &tb);
+	uart_put(&u, "0123456789abcdefghijklmno", 25);
+	CHECK_EQ(read(p[0], buf, sizeof(buf) - 1), 10);
+	CHECK_STR(buf, "0123456789");
+	serial_get_stats(u.s, &st);
+	CHECK_EQ(st.write_count, 25);
+	CHECK_EQ(st.rate_limiter_dropped_bytes, 15);
+	CHECK_EQ(st.missed_write_count, 0);
+	CHECK_EQ(serial_tx_bytes(u.s), 10);
+
+	/* The one-time burst is spent first, then the bucket. */
+	tb.one_time_burst = 5;
+	serial_set_rate_limiter(u.s, &tb);
+	uart_put(&u, "ABCDEFGHIJKLMNOPQRST", 20);
+	memset(buf, 0, sizeof(buf));
+	CHECK_EQ(read(p[0], buf, sizeof(buf) - 1), 15);
+	CHECK_STR(buf, "ABCDEFGHIJKLMNO");
+	serial_get_stats(u.s, &st);
+	CHECK_EQ(st.write_count, 45);
+	CHECK_EQ(st.rate_limiter_dropped_bytes, 20);
+
+	/* No bucket (or size 0): no limit. */
+	serial_set_rate_limiter(u.s, NULL);
+	uart_put(&u, "0123456789abcdefghijklmno", 25);
+	CHECK_EQ(read(p[0], buf, sizeof(buf)), 25);
+	serial_get_stats(u.s, &st);
+	CHECK_EQ(st.rate_limiter_dropped_bytes, 20);
+	serial_destroy(u.s);
+	close(p[0]);
+	close(p[1]);
+}
+
+TEST(serial_refill_lets_output_through_again)
+{
+	/* 4 bytes per 400 ms: one per 100 ms, so a preempted test thread stays exact. */
+	struct token_bucket_cfg tb = { .present = true, .size = 4, .refill_time_ms = 400 };
+	struct serial_stats st;
+	struct uart u;
+	char buf[16];
+	int p[2];
+
+	CHECK_EQ(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+	CHECK_EQ(uart_open(&u, p[1]), 0);
+	serial_set_rate_limiter(u.s, &tb);
+	uart_put(&u, "abcdefgh", 8);
+	usleep(450 * 1000);
+	uart_put(&u, "ijkl", 4);
+	CHECK_EQ(read(p[0], buf, sizeof(buf)), 8);
+	CHECK_EQ(memcmp(buf, "abcdijkl", 8), 0);
+	serial_get_stats(u.s, &st);
+	CHECK_EQ(st.rate_limiter_dropped_bytes, 4);
+	serial_destroy(u.s);
+	close(p[0]);
+	close(p[1]);
+}
+
+TEST(serial_full_fifo_drops_without_blocking)
+{
+	struct serial_stats st;
+	struct uart u;
+	static char big[8192], back[8192];
+	int rfd, fd, size;
+
+	CHECK_EQ(mkfifo(tmp_name("fifo"), 0600), 0);
+	/* No reader yet: refused at once, not a hang. */
+	CHECK_EQ(serial_open_output(tmp_path), -ENXIO);
+	rfd = open(tmp_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	CHECK(rfd >= 0);
+	fd = serial_open_output(tmp_path);
+	CHECK(fd >= 0);
+	size = fcntl(fd, F_SETPIPE_SZ, 4096);
+	CHECK(size >= 4096);
+	CHECK_EQ(uart_open(&u, fd), 0);
+	memset(big, 'x', sizeof(big));
+	/* A blocking write here would hang the test: alarm() turns that into a failure. */
+	alarm(20);
+	uart_put(&u, big, (size_t)size + 1000);
+	alarm(0);
+	serial_get_stats(u.s, &st);
+	CHECK_EQ(st.write_count, size + 1000);
+	CHECK_EQ(st.missed_write_count, 1000);
+	CHECK_EQ(st.error_count, 0);
+	CHECK_EQ(serial_tx_bytes(u.s), size);
+	CHECK_EQ(read(rfd, back, sizeof(back)), size);
+	/* Drained: output flows again. */
+	uart_put(&u, "ok", 2);
+	CHECK_EQ(read(rfd, back, sizeof(back)), 2);
+
+	/* The reader went away: EPIPE (SIGPIPE is ignored, as in the VMM) is an error. */
+	close(rfd);
+	signal(SIGPIPE, SIG_IGN);
+	uart_put(&u, "zz", 2);
+	serial_get_stats(u.s, &st);
+	CHECK_EQ(st.missed_write_count, 1002);
+	CHECK_EQ(st.error_count, 2);
+	serial_destroy(u.s);
+	close(fd);
+	unlink(tmp_path);
+}
+
+TEST(serial_read_count_and_loopback_not_counted_as_output)
+{
+	struct serial_stats st;
+	struct uart u;
+	int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+	CHECK_EQ(uart_open(&u, devnull), 0);
+	CHECK_EQ(serial_rx_push(u.s, (const uint8_t *)"abc", 3), 3);
+	CHECK_EQ(rd(&u.b, 0x3f8), 'a');
+	CHECK_EQ(rd(&u.b, 0x3f8), 'b');
+	CHECK_EQ(rd(&u.b, 0x3f8), 'c');
+	CHECK_EQ(rd(&u.b, 0x3f8), 0); /* empty: not a read */
+	wr(&u.b, 0x3f8 + 4, 0x10); /* loopback */
+	wr(&u.b, 0x3f8, 'L');
+	serial_get_stats(u.s, &st);
+	CHECK_EQ(st.read_count, 3);
+	CHECK_EQ(st.write_count, 0);
+	serial_destroy(u.s);
+	close(devnull);
+}
+
+TEST(uart_metrics_group)
+{
+	static struct metrics_dev d; /* the registered group points into it */
+	struct serial_stats st = { .write_count = 7, .read_count = 3, .missed_write_count = 2,
+				   .rate_limiter_dropped_bytes = 5, .error_count = 1 };
+	char line[4096] = "", last[4096] = "";
+	json_t *j, *g;
+	FILE *f;
+
+	CHECK_EQ(metrics_set_path(tmp_name("metrics")), 0);
+	metrics_dev_update_uart(&d, &st);
+	st.write_count = 8;
+	metrics_dev_update_uart(&d, &st);
+	CHECK_EQ(metrics_flush(), 0);
+	f = fopen(tmp_path, "r");
+	CHECK(f);
+	while (fgets(line, sizeof(line), f))
+		memcpy(last, line, sizeof(last));
+	fclose(f);
+	j = json_loads(last, 0, NULL);
+	CHECK(j);
+	g = json_object_get(j, "uart");
+	CHECK_EQ(json_object_size(g), METRICS_UART_N);
+	CHECK_EQ(json_integer_value(json_object_get(g, "write_count")), 8);
+	CHECK_EQ(json_integer_value(json_object_get(g, "read_count")), 3);
+	CHECK_EQ(json_integer_value(json_object_get(g, "missed_write_count")), 2);
+	CHECK_EQ(json_integer_value(json_object_get(g, "rate_limiter_dropped_bytes")), 5);
+	CHECK_EQ(json_integer_value(json_object_get(g, "error_count")), 1);
+	json_decref(j);
+	metrics_dev_unregister(&d);
+	CHECK_EQ(metrics_flush(), 0);
+	f = fopen(tmp_path, "r");
+	CHECK(f);
+	while (fgets(line, sizeof(line), f))
+		memcpy(last, line, sizeof(last));
+	fclose(f);
+	CHECK(!strstr(last, "\"uart\""));
+	metrics_close();
+	unlink(tmp_path);
 }
 
 static int resets;

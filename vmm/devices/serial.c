@@ -2,6 +2,7 @@
 #include "vmm/devices/serial.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "vmm/log.h"
+#include "vmm/rate_limiter.h"
 #include "vmm/util.h"
 
 enum {
@@ -60,6 +62,8 @@ struct serial {
 	uint8_t rx[SERIAL_RX_FIFO];
 	unsigned int rx_head, rx_count;
 	uint64_t tx_bytes;
+	struct token_bucket tb; /* output budget in bytes; disabled: no limit */
+	struct serial_stats stats;
 };
 
 /* Highest-priority pending interrupt, as IIR reports it. */
@@ -117,18 +121,76 @@ uint64_t serial_tx_bytes(const struct serial *s)
 	return __atomic_load_n(&s->tx_bytes, __ATOMIC_RELAXED);
 }
 
+/*
+ * Counters are bumped under the lock but read without it: a vCPU blocked writing to a
+ * full stdout holds the lock, and the metrics flush on the VMM thread must not wait.
+ */
+static void stat_inc(uint64_t *c)
+{
+	__atomic_add_fetch(c, 1, __ATOMIC_RELAXED);
+}
+
+void serial_get_stats(const struct serial *s, struct serial_stats *out)
+{
+	out->write_count = __atomic_load_n(&s->stats.write_count, __ATOMIC_RELAXED);
+	out->read_count = __atomic_load_n(&s->stats.read_count, __ATOMIC_RELAXED);
+	out->missed_write_count = __atomic_load_n(&s->stats.missed_write_count, __ATOMIC_RELAXED);
+	out->rate_limiter_dropped_bytes =
+		__atomic_load_n(&s->stats.rate_limiter_dropped_bytes, __ATOMIC_RELAXED);
+	out->error_count = __atomic_load_n(&s->stats.error_count, __ATOMIC_RELAXED);
+}
+
+void serial_set_rate_limiter(struct serial *s, const struct token_bucket_cfg *tb)
+{
+	static const struct token_bucket_cfg none = { 0 };
+
+	pthread_mutex_lock(&s->lock);
+	token_bucket_init(&s->tb, tb ? tb : &none, util_now_ns());
+	pthread_mutex_unlock(&s->lock);
+}
+
+int serial_open_output(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOCTTY | O_CLOEXEC | O_NONBLOCK,
+		      0600);
+
+	return fd < 0 ? -errno : fd;
+}
+
 static void serial_transmit(struct serial *s, uint8_t c)
 {
+	uint64_t wait_ns;
+	ssize_t n;
+
 	if (s->mcr & MCR_LOOP) {
 		serial_rx_push_locked(s, &c, 1);
 		return;
 	}
+	stat_inc(&s->stats.write_count);
+	/* A UART has no way to push back on the guest: over the budget, the byte is lost. */
+	if (s->tb.enabled &&
+	    token_bucket_reduce(&s->tb, 1, util_now_ns(), &wait_ns) == TB_THROTTLED) {
+		stat_inc(&s->stats.rate_limiter_dropped_bytes);
+		return;
+	}
 	/*
-	 * A failed write loses the byte. A console that blocks (a full pipe nobody reads)
-	 * stalls this vCPU, as a slow UART would; the operator owns the reader.
+	 * A failed write loses the byte. On stdout (blocking, as Firecracker's) a full pipe
+	 * nobody reads stalls this vCPU as a slow UART would; serial_out_path is opened
+	 * non-blocking, so there a full FIFO drops the byte (EAGAIN) instead.
 	 */
-	if (write(s->out_fd, &c, 1) == 1)
-		__atomic_add_fetch(&s->tx_bytes, 1, __ATOMIC_RELAXED);
+	for (int tries = 0; tries < 3; tries++) {
+		n = write(s->out_fd, &c, 1);
+		if (n == 1) {
+			__atomic_add_fetch(&s->tx_bytes, 1, __ATOMIC_RELAXED);
+			return;
+		}
+		if (n < 0 && errno == EINTR)
+			continue; /* a vCPU kick landed mid-write */
+		break;
+	}
+	stat_inc(&s->stats.missed_write_count);
+	if (n < 0 && errno != EAGAIN && errno != EINTR)
+		stat_inc(&s->stats.error_count);
 }
 
 static uint8_t serial_read_reg(struct serial *s, uint64_t reg)
@@ -140,6 +202,7 @@ static uint8_t serial_read_reg(struct serial *s, uint64_t reg)
 		if (s->lcr & LCR_DLAB)
 			return s->dll;
 		if (s->rx_count) {
+			stat_inc(&s->stats.read_count);
 			v = s->rx[s->rx_head];
 			s->rx_head = (s->rx_head + 1) % SERIAL_RX_FIFO;
 			s->rx_count--;
