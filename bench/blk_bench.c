@@ -124,16 +124,23 @@ static void *vmm_main(void *arg)
 }
 
 /*
- * The threaded driver's wait: ask for an interrupt when the n-th used entry appears
- * (used_event, 2.7.10), then sleep on the irqfd until it is there. false after ~2 s.
+ * The threaded driver asks for one interrupt per batch: when the n-th used entry from
+ * now appears (used_event, 2.7.10). Before the kick, as a driver re-enables callbacks
+ * before it sleeps: set after it, a device that already finished would not interrupt.
  */
+static void drv_want_irq(struct fake_drv *d, uint16_t n)
+{
+	uint16_t *used_event = &drv_avail(d)[2 + d->qsize];
+
+	__atomic_store_n(used_event, (uint16_t)(d->used_seen + n - 1), __ATOMIC_SEQ_CST);
+}
+
+/* Sleep on the irqfd until n more used entries are there. false after ~2 s. */
 static bool drv_wait_irq(struct fake_drv *d, uint16_t n)
 {
 	uint16_t want = (uint16_t)(d->used_seen + n);
-	uint16_t *used_event = &drv_avail(d)[2 + d->qsize];
 	struct pollfd pfd = { .fd = virtio_mmio_irqfd(d->dev), .events = POLLIN };
 
-	__atomic_store_n(used_event, (uint16_t)(want - 1), __ATOMIC_SEQ_CST);
 	for (int i = 0; i < 400 && drv_used_idx(d) != want; i++) {
 		eventfd_t v;
 
@@ -208,6 +215,7 @@ static struct rate run_device(const char *path, enum io_engine_cfg e, const stru
 			drv_post(&d, (uint16_t)(3 * k));
 		}
 		if (threaded) {
+			drv_want_irq(&d, (uint16_t)p->qd);
 			/* KVM's ioeventfd: the vCPU's QueueNotify write becomes this. */
 			eventfd_write(kick_fd, 1);
 			ok = drv_wait_irq(&d, (uint16_t)p->qd);
