@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Device metrics groups in Firecracker's shape: "net" (every interface summed), one
- * "net_<iface_id>" per interface, "vsock", and "uart" (the serial console). The devices keep their own counters
- * under their locks (virtio_net_get_stats, virtio_vsock_get_stats); a refresh copies
- * them into these groups before each flush, on the VMM thread, as the "vmm" group's are.
- * The groups are registered at the first refresh that sees the devices and stay until
- * metrics_dev_unregister(), so the last line written at exit still carries them. Each
- * virtio group ends with the "vhost" gauge: 1 while the kernel backend runs the queues (in
- * "net": how many interfaces).
+ * "net_<iface_id>" per interface, "vsock", and "uart" (the serial console). The devices
+ * keep their own counters (virtio_net_get_stats, virtio_vsock_get_stats,
+ * serial_get_stats); a refresh copies them into these groups before each flush, on the
+ * VMM thread, as the "vmm" group's are. The groups are registered at the first refresh
+ * that sees the devices and stay until metrics_dev_unregister(), so the last line
+ * written at exit still carries them. Each virtio group ends with the "vhost" gauge: 1
+ * while the kernel backend runs the queues (in "net": how many interfaces).
  */
 #ifndef VMM_METRICS_DEV_H
 #define VMM_METRICS_DEV_H

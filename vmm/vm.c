@@ -145,7 +145,9 @@ static int vm_open_serial_output(struct vm *vm, const struct serial_cfg *sc,
 		return 0;
 	fd = serial_open_output(sc->serial_out_path);
 	if (fd < 0) {
-		snprintf(err->msg, sizeof(err->msg), "serial.serial_out_path: cannot open \"%s\": %s%s",
+		/* The path is cut short so that the reason always fits. */
+		snprintf(err->msg, sizeof(err->msg),
+			 "serial.serial_out_path: cannot open \"%.160s\": %s%s",
 			 sc->serial_out_path, strerror(-fd),
 			 fd == -ENXIO ? " (a named pipe needs a reader first)" : "");
 		return fd;

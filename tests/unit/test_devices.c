@@ -309,6 +309,8 @@ TEST(serial_full_fifo_drops_without_blocking)
 	static char big[8192], back[8192];
 	int rfd, fd, size;
 
+	/* A blocking open or write would hang the test: alarm() turns that into a failure. */
+	alarm(20);
 	CHECK_EQ(mkfifo(tmp_name("fifo"), 0600), 0);
 	/* No reader yet: refused at once, not a hang. */
 	CHECK_EQ(serial_open_output(tmp_path), -ENXIO);
@@ -320,10 +322,7 @@ TEST(serial_full_fifo_drops_without_blocking)
 	CHECK(size >= 4096);
 	CHECK_EQ(uart_open(&u, fd), 0);
 	memset(big, 'x', sizeof(big));
-	/* A blocking write here would hang the test: alarm() turns that into a failure. */
-	alarm(20);
 	uart_put(&u, big, (size_t)size + 1000);
-	alarm(0);
 	serial_get_stats(u.s, &st);
 	CHECK_EQ(st.write_count, size + 1000);
 	CHECK_EQ(st.missed_write_count, 1000);
@@ -341,6 +340,7 @@ TEST(serial_full_fifo_drops_without_blocking)
 	serial_get_stats(u.s, &st);
 	CHECK_EQ(st.missed_write_count, 1002);
 	CHECK_EQ(st.error_count, 2);
+	alarm(0);
 	serial_destroy(u.s);
 	close(fd);
 	unlink(tmp_path);
