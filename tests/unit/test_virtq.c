@@ -134,6 +134,22 @@ TEST(indirect)
 	CHECK_EQ(chain.write_len, 4097);
 }
 
+/* A table at an odd address decodes field by field (the ASAN/UBSan build checks the loads). */
+TEST(indirect_unaligned)
+{
+	setup(16, false);
+	desc_at(0x8003, 0, 0x10000, 16, VIRTQ_DESC_F_NEXT, 1);
+	desc_at(0x8003, 1, 0x123456789ULL & (RAM - 1), 0x2345, VIRTQ_DESC_F_WRITE, 0);
+	desc(5, 0x8003, 32, VIRTQ_DESC_F_INDIRECT, 0);
+	post(5);
+	CHECK_EQ(virtq_pop(&q, &chain), 1);
+	CHECK_EQ(chain.nsegs, 2);
+	CHECK(chain.segs[0].hva == ram + 0x10000);
+	CHECK_EQ(chain.read_len, 16);
+	CHECK(chain.segs[1].hva == ram + (0x123456789ULL & (RAM - 1)));
+	CHECK_EQ(chain.write_len, 0x2345);
+}
+
 TEST(direct_then_indirect)
 {
 	setup(16, false);
