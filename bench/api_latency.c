@@ -326,6 +326,30 @@ static void startup_bench(const char *vmm)
 	       "VMM/true ratio (best) %.2f\n", t_best, t_mean, best / t_best);
 }
 
+/* utime + stime of a process in microseconds (-1 if unknown). */
+static double proc_cpu_us(pid_t pid)
+{
+	unsigned long long ut, st;
+	char path[64], buf[1024], *p;
+	FILE *f;
+	int ok;
+
+	if (pid <= 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	ok = fgets(buf, sizeof(buf), f) != NULL;
+	fclose(f);
+	/* Fields 14 and 15, counted after the ")" that ends the command name. */
+	p = ok ? strrchr(buf, ')') : NULL;
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+			 &st) != 2)
+		return -1;
+	return (double)(ut + st) * 1e6 / (double)sysconf(_SC_CLK_TCK);
+}
+
 /* Start the vmm binary with its API socket at path; its pid, or -1. */
 static pid_t start_vmm(const char *vmm, const char *path, const char *log)
 {
@@ -398,12 +422,13 @@ int main(int argc, char **argv)
 	}
 	for (int phase = 0; phase < 2 && !bad; phase++) {
 		uint64_t pace = phase ? 0 : PACE_NS;
-		double secs = 0;
+		double secs = 0, cpu0 = proc_cpu_us(vmm_pid), cpu;
 
 		if (run_load(path, pace, lat, &secs) < 0) {
 			bad = 1;
 			break;
 		}
+		cpu = proc_cpu_us(vmm_pid) - cpu0;
 		qsort(lat, n, sizeof(lat[0]), cmp_u64);
 		printf("PUT /machine-config, %d concurrent keep-alive clients x %d requests, %s: "
 		       "p50 %.1f us, p90 %.1f us, p99 %.1f us, max %.1f us; %.0f req/s\n",
@@ -411,6 +436,9 @@ int main(int argc, char **argv)
 		       pace ? "each client 1 request per 10 ms" : "back to back (saturated)",
 		       lat[n / 2] / 1e3, lat[n * 90 / 100] / 1e3, lat[n * 99 / 100] / 1e3,
 		       lat[n - 1] / 1e3, (double)n / secs);
+		if (vmm_pid > 0 && cpu0 >= 0 && cpu >= 0)
+			printf("  server CPU (all vmm threads, user + system): %.1f us per request\n",
+			       cpu / (double)n);
 	}
 	if (vmm_pid > 0) {
 		int st = 0;
