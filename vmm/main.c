@@ -403,7 +403,7 @@ int main(int argc, char **argv)
 	static struct vmm v; /* big (vm_config, vm): keep it off the stack */
 	const char *api_sock = DEFAULT_API_SOCK, *config_path = NULL, *id = "anonymous-instance";
 	const char *log_path = NULL, *metrics_path = NULL;
-	bool no_api = false, no_seccomp = false, show_origin = false;
+	bool no_api = false, no_seccomp = false, show_origin = false, level_given = false;
 	struct config_err err = { "" };
 	sigset_t sigs;
 	int c, r, code;
@@ -450,6 +450,7 @@ int main(int argc, char **argv)
 				return VMM_EXIT_USAGE;
 			}
 			log_set_level(lvl);
+			level_given = true;
 			break;
 		case OPT_SHOW_LEVEL:
 			break;
@@ -512,28 +513,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vmm: --no-seccomp and --seccomp-filter exclude each other\n");
 		return VMM_EXIT_USAGE;
 	}
-	log_set_instance_id(id);
-	log_set_show(true, show_origin);
-	if (log_path && (r = log_set_path(log_path))) {
-		fprintf(stderr, "vmm: --log-path %s: %s\n", log_path, strerror(-r));
-		return VMM_EXIT_USAGE;
-	}
-	metrics_set_id(id);
-	if (metrics_path && (r = metrics_set_path(metrics_path))) {
-		fprintf(stderr, "vmm: --metrics-path %s: %s\n", metrics_path, strerror(-r));
-		return VMM_EXIT_USAGE;
-	}
-	if (!no_seccomp) {
-		/* Filters trap: the handler must be in place before the first one goes on. */
-		r = seccomp_sigsys_init(log_path, metrics_path, id);
-		if (r) {
-			fprintf(stderr, "vmm: seccomp violation reporting: %s\n", strerror(-r));
-			return VMM_EXIT_ERROR;
-		}
-		v.opts.seccomp_install = custom_filter_path ? install_filter_file : install_filter;
-	} else
-		log_warn("seccomp filtering is off (--no-seccomp)");
-
 	/*
 	 * jansson seeds its hash function on first use, by opening /dev/urandom: seed it
 	 * now, from getrandom (no file, nothing needed in a jail), before the API thread's
@@ -551,6 +530,54 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vmm: %s: %s\n", config_path, err.msg);
 		return VMM_EXIT_USAGE;
 	}
+
+	/*
+	 * The config file's logger and metrics sections do what PUT /logger and PUT /metrics
+	 * do. A path may come from the command line or the file, not both; a level given on
+	 * the command line wins over the file's.
+	 */
+	if (v.cfg.logger.present && v.cfg.logger.log_path) {
+		if (log_path) {
+			fprintf(stderr, "vmm: --log-path and the config file's logger.log_path "
+					"exclude each other\n");
+			return VMM_EXIT_USAGE;
+		}
+		log_path = v.cfg.logger.log_path;
+	}
+	if (v.cfg.metrics.present) {
+		if (metrics_path) {
+			fprintf(stderr, "vmm: --metrics-path and the config file's metrics section "
+					"exclude each other\n");
+			return VMM_EXIT_USAGE;
+		}
+		metrics_path = v.cfg.metrics.metrics_path;
+	}
+	log_set_instance_id(id);
+	log_set_show(true, show_origin);
+	if (v.cfg.logger.present) {
+		if (!level_given)
+			log_set_level((enum log_level)v.cfg.logger.level);
+		log_set_show(v.cfg.logger.show_level, show_origin || v.cfg.logger.show_log_origin);
+	}
+	if (log_path && (r = log_set_path(log_path))) {
+		fprintf(stderr, "vmm: log path %s: %s\n", log_path, strerror(-r));
+		return VMM_EXIT_USAGE;
+	}
+	metrics_set_id(v.cfg.metrics.present && !v.cfg.metrics.emit_id ? NULL : id);
+	if (metrics_path && (r = metrics_set_path(metrics_path))) {
+		fprintf(stderr, "vmm: metrics path %s: %s\n", metrics_path, strerror(-r));
+		return VMM_EXIT_USAGE;
+	}
+	if (!no_seccomp) {
+		/* Filters trap: the handler must be in place before the first one goes on. */
+		r = seccomp_sigsys_init(log_path, metrics_path, id);
+		if (r) {
+			fprintf(stderr, "vmm: seccomp violation reporting: %s\n", strerror(-r));
+			return VMM_EXIT_ERROR;
+		}
+		v.opts.seccomp_install = custom_filter_path ? install_filter_file : install_filter;
+	} else
+		log_warn("seccomp filtering is off (--no-seccomp)");
 
 	/* Signals arrive through the event loop; vCPU threads inherit the blocked mask. */
 	sigemptyset(&sigs);

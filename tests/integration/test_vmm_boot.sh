@@ -118,6 +118,26 @@ if command -v curl >/dev/null; then
 	wait $apipid
 fi
 
+echo "the config file's logger and metrics sections (as PUT /logger and PUT /metrics)"
+python3 - "$TMP/missing.json" "$TMP/logmet.json" "$TMP/cfg.log" "$TMP/cfg.metrics" <<'PY'
+import json, sys
+cfg = json.load(open(sys.argv[1]))
+cfg["logger"] = {"log_path": sys.argv[3], "level": "Info", "show_level": True, "show_log_origin": True}
+cfg["metrics"] = {"metrics_path": sys.argv[4]}
+json.dump(cfg, open(sys.argv[2], "w"))
+PY
+run_vmm 60 "$TMP/logmet.out" --no-api --config-file "$TMP/logmet.json"
+expect "config-file logger: the start failure is in its log_path, with level and origin" \
+	grep -q 'ERROR vmm/main.c:[0-9]* cannot start the microVM: kernel: cannot open /nonexistent/vmlinux' "$TMP/cfg.log"
+expect "config-file metrics: a line at exit in its metrics_path" \
+	grep -q '"seccomp":{"num_faults":0}' "$TMP/cfg.metrics"
+run_vmm 5 "$TMP/logmet2.out" --no-api --config-file "$TMP/logmet.json" --log-path "$TMP/other.log"
+expect "--log-path and logger.log_path together: usage error ($rc)" \
+	sh -c "[ $rc -eq 2 ] && grep -q 'exclude each other' '$TMP/logmet2.out'"
+run_vmm 5 "$TMP/logmet3.out" --no-api --config-file "$TMP/logmet.json" --metrics-path "$TMP/other.m"
+expect "--metrics-path and a metrics section together: usage error ($rc)" \
+	sh -c "[ $rc -eq 2 ] && grep -q 'exclude each other' '$TMP/logmet3.out'"
+
 why=$(kvm_unusable_reason)
 if [ -n "$why" ]; then
 	echo "  SKIP guest boots: $why"
