@@ -306,7 +306,8 @@ static void usage(FILE *f)
 		"  --id ID                instance id (default anonymous-instance)\n"
 		"  --log-path PATH        log to a file or FIFO instead of stderr\n"
 		"  --level LEVEL          Error, Warning, Info (default), Debug, Trace, Off\n"
-		"  --show-level           (accepted for compatibility; the level is always shown)\n"
+		"  --show-level           show the level even if the config file's logger section\n"
+		"                         says not to (it is shown by default)\n"
 		"  --show-log-origin      add file:line to log lines\n"
 		"  --metrics-path PATH    write metrics (JSON lines) to a file or FIFO\n"
 		"  --boot-timer           log the guest boot time when it writes to the boot timer\n"
@@ -404,6 +405,7 @@ int main(int argc, char **argv)
 	const char *api_sock = DEFAULT_API_SOCK, *config_path = NULL, *id = "anonymous-instance";
 	const char *log_path = NULL, *metrics_path = NULL;
 	bool no_api = false, no_seccomp = false, show_origin = false, level_given = false;
+	bool show_level = false;
 	struct config_err err = { "" };
 	sigset_t sigs;
 	int c, r, code;
@@ -453,6 +455,7 @@ int main(int argc, char **argv)
 			level_given = true;
 			break;
 		case OPT_SHOW_LEVEL:
+			show_level = true;
 			break;
 		case OPT_SHOW_ORIGIN:
 			show_origin = true;
@@ -557,7 +560,8 @@ int main(int argc, char **argv)
 	if (v.cfg.logger.present) {
 		if (!level_given)
 			log_set_level((enum log_level)v.cfg.logger.level);
-		log_set_show(v.cfg.logger.show_level, show_origin || v.cfg.logger.show_log_origin);
+		log_set_show(show_level || v.cfg.logger.show_level,
+			     show_origin || v.cfg.logger.show_log_origin);
 	}
 	if (log_path && (r = log_set_path(log_path))) {
 		fprintf(stderr, "vmm: log path %s: %s\n", log_path, strerror(-r));

@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -145,11 +146,14 @@ static int vm_open_serial_output(struct vm *vm, const struct serial_cfg *sc,
 		return 0;
 	fd = serial_open_output(sc->serial_out_path);
 	if (fd < 0) {
+		struct stat st;
+		bool fifo = stat(sc->serial_out_path, &st) == 0 && S_ISFIFO(st.st_mode);
+
 		/* The path is cut short so that the reason always fits. */
 		snprintf(err->msg, sizeof(err->msg),
 			 "serial.serial_out_path: cannot open \"%.160s\": %s%s",
 			 sc->serial_out_path, strerror(-fd),
-			 fd == -ENXIO ? " (a named pipe needs a reader first)" : "");
+			 fd == -ENXIO && fifo ? " (a named pipe needs a reader first)" : "");
 		return fd;
 	}
 	vm->serial_out_fd = fd;

@@ -183,8 +183,8 @@ wc=$(uart_metric "$TMP/rl.metrics" write_count)
 dropped=$(uart_metric "$TMP/rl.metrics" rate_limiter_dropped_bytes)
 size=$(wc -c <"$TMP/rl.console")
 expect "rate-limited serial: exit 0 (got $rc)" test "$rc" -eq 0
-expect "rate-limited serial: 64 bytes out ($size), uart.rate_limiter_dropped_bytes $dropped = write_count $wc - 64" \
-	sh -c "[ '$size' -eq 64 ] && [ '$dropped' -gt 0 ] && [ '$dropped' -eq '$((wc - 64))' ]"
+expect "rate-limited serial: 64 bytes out ($size) = uart.write_count $wc, the rest dropped ($dropped)" \
+	sh -c "[ '$size' -eq 64 ] && [ '$wc' -eq 64 ] && [ '$dropped' -gt 0 ]"
 expect "rate-limited serial: the guest's first words made it" grep -q "guest: started" "$TMP/rl.console"
 GUEST_CONSOLES=
 

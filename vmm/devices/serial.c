@@ -166,7 +166,6 @@ static void serial_transmit(struct serial *s, uint8_t c)
 		serial_rx_push_locked(s, &c, 1);
 		return;
 	}
-	stat_inc(&s->stats.write_count);
 	/* A UART has no way to push back on the guest: over the budget, the byte is lost. */
 	if (s->tb.enabled &&
 	    token_bucket_reduce(&s->tb, 1, util_now_ns(), &wait_ns) == TB_THROTTLED) {
@@ -175,18 +174,15 @@ static void serial_transmit(struct serial *s, uint8_t c)
 	}
 	/*
 	 * A failed write loses the byte. On stdout (blocking, as Firecracker's) a full pipe
-	 * nobody reads stalls this vCPU as a slow UART would; serial_out_path is opened
-	 * non-blocking, so there a full FIFO drops the byte (EAGAIN) instead.
+	 * nobody reads stalls this vCPU as a slow UART would, until a kick (a signal without
+	 * SA_RESTART: EINTR) frees it to pause or stop, so EINTR is not retried.
+	 * serial_out_path is opened non-blocking: there a full FIFO drops the byte (EAGAIN).
 	 */
-	for (int tries = 0; tries < 3; tries++) {
-		n = write(s->out_fd, &c, 1);
-		if (n == 1) {
-			__atomic_add_fetch(&s->tx_bytes, 1, __ATOMIC_RELAXED);
-			return;
-		}
-		if (n < 0 && errno == EINTR)
-			continue; /* a vCPU kick landed mid-write */
-		break;
+	n = write(s->out_fd, &c, 1);
+	if (n == 1) {
+		stat_inc(&s->stats.write_count);
+		__atomic_add_fetch(&s->tx_bytes, 1, __ATOMIC_RELAXED);
+		return;
 	}
 	stat_inc(&s->stats.missed_write_count);
 	if (n < 0 && errno != EAGAIN && errno != EINTR)

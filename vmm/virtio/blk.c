@@ -825,9 +825,11 @@ static int blk_activate(struct virtio_mmio_dev *vdev)
 	 * which cannot write without blocking) back to its submitter, this thread, as
 	 * task work; without the flag that is an IPI into the VMM thread whenever it is
 	 * running, one per write. With it the work waits for the thread's next system
-	 * call (the loop makes one per pass) and a sleeping thread is still woken; CQEs of
-	 * io-wq requests are posted by io-wq either way, so a drain on a vCPU thread sees
-	 * them. Kernels before 5.19 refuse the flag: set up without it there.
+	 * call (the loop makes one per pass) and a sleeping thread is still woken. A drain
+	 * on a vCPU thread still ends: CQEs of io-wq requests are posted by io-wq, and the
+	 * task work of the rest (page-cache misses) wakes the VMM thread wherever it sleeps
+	 * (epoll_wait, or the device lock the drain holds). Kernels before 5.19 refuse the
+	 * flag: set up without it there.
 	 */
 	t0 = util_now_ns();
 	r = io_uring_queue_init(VIRTQ_MAX_SIZE, &blk->ring, IORING_SETUP_COOP_TASKRUN);

@@ -173,6 +173,8 @@ void virtio_mmio_kick_self(struct virtio_mmio_dev *dev, unsigned int qidx);
  * ioeventfd of QueueNotify), and whether the event loop still watches it. With to_device
  * the loop stops watching it, so queue_notify is no longer called for qidx and the kicks
  * go to whoever polls the eventfd; without, the loop takes them again (device reset).
+ * Nobody reads the eventfd's counter (the loop watches it edge-triggered), so such a
+ * poller must wait for wake-ups, as vhost does, not for a readable counter.
  * Lock held; any thread. 0 or -errno.
  */
 int virtio_mmio_kick_fd(const struct virtio_mmio_dev *dev, unsigned int qidx);
