@@ -174,9 +174,19 @@ static struct rate run_device(const char *path, enum io_engine_cfg e, const stru
 	if (drv_init(&d) || virtio_blk_create(&blk, &cfg, &d.env, 0xd0000000ULL, &err))
 		return rate_fail;
 	d.dev = virtio_blk_mmio(blk);
+	if (threaded) {
+		/* The loop thread activates the device, as the VMM thread does: it owns the ring. */
+		vt.d = &d;
+		vt.wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		vt.wake_src = (struct ev_source){ .fd = vt.wake, .fn = wake_event, .opaque = &vt };
+		if (vt.wake < 0 || ev_add(&d.loop, &vt.wake_src, EPOLLIN) < 0 ||
+		    pthread_create(&tid, NULL, vmm_main, &vt))
+			return rate_fail;
+		started = true;
+		d.loop_elsewhere = true;
+	}
 	if (drv_setup(&d, ~0ULL, 128))
 		return rate_fail;
-	*act_ns = virtio_blk_activation_ns(blk);
 	for (unsigned int k = 0; k < p->qd; k++) {
 		hdr[k] = drv_alloc(&d, 16);
 		st[k] = drv_alloc(&d, 1);
@@ -195,15 +205,6 @@ static struct rate run_device(const char *path, enum io_engine_cfg e, const stru
 		memset(drv_ptr(&d, data[k]), 0x5a, p->bs);
 	}
 	kick_fd = virtio_mmio_kick_fd(d.dev, 0);
-	if (threaded) {
-		vt.d = &d;
-		vt.wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		vt.wake_src = (struct ev_source){ .fd = vt.wake, .fn = wake_event, .opaque = &vt };
-		if (vt.wake < 0 || ev_add(&d.loop, &vt.wake_src, EPOLLIN) < 0 ||
-		    pthread_create(&tid, NULL, vmm_main, &vt))
-			return rate_fail;
-		started = true;
-	}
 	t0 = util_now_ns();
 	c0 = cpu_ns();
 	while (ok && done < p->total) {
@@ -229,6 +230,7 @@ static struct rate run_device(const char *path, enum io_engine_cfg e, const stru
 		done += p->qd;
 	}
 	dt = util_now_ns() - t0;
+	*act_ns = virtio_blk_activation_ns(blk);
 	if (started) {
 		atomic_store(&vt.stop, true);
 		eventfd_write(vt.wake, 1);
@@ -261,7 +263,9 @@ static struct rate run_host(const char *path, const struct pattern *p, bool urin
 		goto out;
 	if (uring) {
 		/* The device's ring flags (vmm/virtio/blk.c), so neither side has a better ring. */
-		if (io_uring_queue_init(p->qd, &ring, IORING_SETUP_COOP_TASKRUN) < 0 &&
+		if (io_uring_queue_init(p->qd, &ring, IORING_SETUP_SINGLE_ISSUER |
+							     IORING_SETUP_DEFER_TASKRUN) < 0 &&
+		    io_uring_queue_init(p->qd, &ring, IORING_SETUP_COOP_TASKRUN) < 0 &&
 		    io_uring_queue_init(p->qd, &ring, 0) < 0)
 			goto out;
 		ring_ok = true;
@@ -339,6 +343,8 @@ int main(int argc, char **argv)
 	unsigned int act_n = 0;
 
 	log_set_level(LOG_WARN);
+	/* As in the VMM: the loop stays on the thread that activated the device. */
+	virtio_blk_set_loop_pinned(true);
 	/*
 	 * Guest RAM and the host's buffers are fresh mmaps in every run, as a VMM's guest
 	 * RAM is: glibc otherwise raises its mmap threshold after the first free, and

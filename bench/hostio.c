@@ -86,7 +86,12 @@ int main(int argc, char **argv)
 		return die("buffer", ENOMEM);
 	memset(buf, 0x5a, len * qd);
 	/* The VMM's ring flags (vmm/virtio/blk.c), so neither side has a better ring. */
-	if (uring && (r = io_uring_queue_init(qd, &ring, IORING_SETUP_COOP_TASKRUN)) == -EINVAL)
+	if (uring)
+		r = io_uring_queue_init(qd, &ring,
+					IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
+	if (uring && r == -EINVAL)
+		r = io_uring_queue_init(qd, &ring, IORING_SETUP_COOP_TASKRUN);
+	if (uring && r == -EINVAL)
 		r = io_uring_queue_init(qd, &ring, 0);
 	if (uring && r < 0)
 		return die("io_uring_queue_init", -r);

@@ -419,6 +419,8 @@ int main(int argc, char **argv)
 	 * paths, so sharing the main arena costs nothing measurable.
 	 */
 	mallopt(M_ARENA_MAX, 1);
+	/* The event loop runs on this thread for good: see virtio_blk_set_loop_pinned(). */
+	virtio_blk_set_loop_pinned(true);
 	v.opts.serial_in_fd = STDIN_FILENO;
 	v.opts.serial_out_fd = STDOUT_FILENO;
 	v.sigfd = -1;

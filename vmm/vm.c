@@ -514,6 +514,9 @@ void vm_stop_all(struct vm *vm)
 	vm->state = VM_STOPPING;
 	pthread_cond_broadcast(&vm->cond);
 	pthread_mutex_unlock(&vm->lock);
+	/* A vCPU resetting a drive may wait for this thread, which stops reaping now. */
+	for (unsigned int i = 0; i < vm->nblk; i++)
+		virtio_blk_stop_waiters(vm->blk[i]);
 	for (unsigned int i = 0; i < vm->nvcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	for (unsigned int i = 0; i < vm->nvcpus; i++) {

@@ -35,6 +35,16 @@ int virtio_blk_update(struct virtio_blk *blk, const char *path_on_host,
 /* Tear down in-flight I/O, close fds, free (VMM thread, device off the bus). NULL is fine. */
 void virtio_blk_destroy(struct virtio_blk *blk);
 
+/*
+ * The event loop runs on one thread for good, the one that activates the devices (the
+ * VMM's main thread): io_uring rings may then be SINGLE_ISSUER | DEFER_TASKRUN, which
+ * only that thread can enter. Off by default (tests move the loop between threads).
+ */
+void virtio_blk_set_loop_pinned(bool pinned);
+/* The VM is stopping: a vCPU's reset waiting for the VMM thread to reap stops waiting. */
+void virtio_blk_stop_waiters(struct virtio_blk *blk);
+/* The ring is SINGLE_ISSUER | DEFER_TASKRUN (after activation; false before). */
+bool virtio_blk_defer_taskrun(const struct virtio_blk *blk);
 /* Time the last activation took (io_uring setup), in ns; 0 before the first. */
 uint64_t virtio_blk_activation_ns(const struct virtio_blk *blk);
 /* Requests submitted to the engine and not yet completed. */
