@@ -231,6 +231,9 @@ static struct rate run_device(const char *path, enum io_engine_cfg e, const stru
 	}
 	dt = util_now_ns() - t0;
 	*act_ns = virtio_blk_activation_ns(blk);
+	/* The loop thread owns the ring: let it reap what a failed run left in flight. */
+	for (int i = 0; started && i < 2000 && virtio_blk_inflight(blk); i++)
+		usleep(1000);
 	if (started) {
 		atomic_store(&vt.stop, true);
 		eventfd_write(vt.wake, 1);

@@ -588,7 +588,7 @@ void vm_destroy(struct vm *vm)
 
 int vm_pause(struct vm *vm, struct config_err *err)
 {
-	struct timespec ts;
+	struct timespec ts, deadline;
 	int r = 0;
 
 	pthread_mutex_lock(&vm->lock);
@@ -602,11 +602,33 @@ int vm_pause(struct vm *vm, struct config_err *err)
 	for (unsigned int i = 0; i < vm->nvcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 2;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 2;
 	pthread_mutex_lock(&vm->lock);
-	while (vm->vcpus_paused + vm->vcpus_exited < vm->nvcpus && !vm->stop_requested && !r)
+	while (vm->vcpus_paused + vm->vcpus_exited < vm->nvcpus && !vm->stop_requested && !r) {
+		/*
+		 * In 10 ms slices: a vCPU resetting a drive may be waiting for this thread to
+		 * reap its ring before it can pause.
+		 */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 10 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if (ts.tv_sec > deadline.tv_sec ||
+		    (ts.tv_sec == deadline.tv_sec && ts.tv_nsec > deadline.tv_nsec))
+			ts = deadline;
 		r = pthread_cond_timedwait(&vm->cond, &vm->lock, &ts);
+		if (r == ETIMEDOUT && (ts.tv_sec != deadline.tv_sec || ts.tv_nsec != deadline.tv_nsec))
+			r = 0;
+		if (vm->vcpus_paused + vm->vcpus_exited < vm->nvcpus && !r) {
+			pthread_mutex_unlock(&vm->lock);
+			for (unsigned int i = 0; i < vm->nblk; i++)
+				virtio_blk_serve_reset(vm->blk[i]);
+			pthread_mutex_lock(&vm->lock);
+		}
+	}
 	if (r == 0 && !vm->stop_requested)
 		vm->state = VM_PAUSED;
 	else

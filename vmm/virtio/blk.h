@@ -41,6 +41,11 @@ void virtio_blk_destroy(struct virtio_blk *blk);
  * only that thread can enter. Off by default (tests move the loop between threads).
  */
 void virtio_blk_set_loop_pinned(bool pinned);
+/*
+ * VMM thread, while it waits for vCPUs (pause, stop): reap for a vCPU whose reset waits
+ * on this thread (a defer ring), so that vCPU can get on. Nothing to do otherwise.
+ */
+void virtio_blk_serve_reset(struct virtio_blk *blk);
 /* The VM is stopping: a vCPU's reset waiting for the VMM thread to reap stops waiting. */
 void virtio_blk_stop_waiters(struct virtio_blk *blk);
 /* The ring is SINGLE_ISSUER | DEFER_TASKRUN (after activation; false before). */
