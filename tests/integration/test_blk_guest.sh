@@ -52,6 +52,15 @@ sys.exit(0 if ok else 1)
 PY
 	expect "$engine: the read-only drive is unchanged" cmp -s "$TMP/d1.img" "$TMP/pattern.img"
 	chmod 0644 "$TMP/d1.img"
+	if [ "$engine" = Async ]; then
+		# The VMM's own thread owns the ring: DEFER_TASKRUN wherever the kernel has it.
+		mode=$(grep -o 'io_uring ready in [0-9]* us ([^)]*)' "$TMP/blk-$engine.out" | head -1)
+		want="DEFER_TASKRUN"
+		kv=$(uname -r | awk -F. '{ printf "%d", $1 * 1000 + $2 }')
+		[ "$kv" -lt 6001 ] && want="this kernel refuses DEFER_TASKRUN"
+		expect "Async: ring mode logged: '$mode' (kernel $(uname -r))" \
+			sh -c "printf '%s' '$mode' | grep -q '($want)'"
+	fi
 done
 
 for t in blk-hostile mmio-hostile; do
