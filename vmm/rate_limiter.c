@@ -75,8 +75,13 @@ enum token_bucket_result token_bucket_reduce(struct token_bucket *tb, uint64_t t
 		if (!tokens)
 			return TB_OK;
 	}
+	/*
+	 * Always, even with enough budget: while the bucket is full no tokens are earned,
+	 * and a later replenish must not credit that time (a bucket idle at full would
+	 * otherwise hand out twice its size at once).
+	 */
+	replenish(tb, now_ns);
 	if (tokens > tb->budget) {
-		replenish(tb, now_ns);
 		if (tokens > tb->size) {
 			/* Larger than the bucket can ever hold: let it through once and make
 			   the caller wait for the overdraft to refill. */

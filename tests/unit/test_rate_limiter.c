@@ -49,6 +49,22 @@ TEST(starts_full_and_refills_linearly)
 	CHECK_EQ(tb.budget, 999);
 }
 
+/* Time spent full earns nothing: after idling, no more than the bucket's size at once. */
+TEST(idle_full_bucket_earns_nothing)
+{
+	uint64_t w;
+
+	mk(1000, 0, 100);
+	CHECK_EQ(token_bucket_reduce(&tb, 1, 10 * 1000 * MS, &w), TB_OK); /* 10 s later */
+	CHECK_EQ(token_bucket_reduce(&tb, 999, 10 * 1000 * MS, &w), TB_OK);
+	CHECK_EQ(token_bucket_reduce(&tb, 1, 10 * 1000 * MS, &w), TB_THROTTLED);
+	CHECK_EQ(w, 100 * MS / 1000);
+	/* And with a one-time burst on top: size + burst, not twice the size. */
+	mk(1000, 500, 100);
+	CHECK_EQ(token_bucket_reduce(&tb, 1500, 5000 * MS, &w), TB_OK);
+	CHECK_EQ(token_bucket_reduce(&tb, 1, 5000 * MS, &w), TB_THROTTLED);
+}
+
 TEST(fractional_refill_not_lost)
 {
 	uint64_t w;
