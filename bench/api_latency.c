@@ -125,6 +125,8 @@ static int run_load(const char *path, uint64_t pace_ns, uint64_t *lat, double *s
 
 	if (ep < 0)
 		return -1;
+	for (int i = 0; i < CLIENTS; i++)
+		cl[i].fd = -1;
 	for (int i = 0; i < CLIENTS; i++) {
 		struct epoll_event e = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
 
@@ -203,7 +205,7 @@ static int run_load(const char *path, uint64_t pace_ns, uint64_t *lat, double *s
 	*secs = (double)(util_now_ns() - t0) / 1e9;
 out:
 	for (int i = 0; i < CLIENTS; i++)
-		if (cl[i].fd > 0)
+		if (cl[i].fd >= 0)
 			close(cl[i].fd);
 	close(ep);
 	return rc;

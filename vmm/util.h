@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -58,6 +59,8 @@ static inline bool util_range_ok(uint64_t start, uint64_t len, uint64_t limit)
 
 /* Monotonic clock in nanoseconds. */
 uint64_t util_now_ns(void);
+/* *ts = clock clk's time now plus ns: an absolute deadline for the timed waits. */
+void util_deadline(clockid_t clk, uint64_t ns, struct timespec *ts);
 
 /* Read a whole file (at most max bytes) into a malloc'd, NUL-terminated buffer. 0 or -errno. */
 int util_read_file(const char *path, size_t max, char **out, size_t *len);

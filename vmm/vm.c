@@ -528,12 +528,7 @@ void vm_stop_all(struct vm *vm)
 		for (;;) {
 			struct timespec ts;
 
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 50 * 1000 * 1000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
+			util_deadline(CLOCK_REALTIME, 50 * 1000000ULL, &ts);
 			if (pthread_timedjoin_np(v->thread, NULL, &ts) == 0)
 				break;
 			vcpu_kick(v);
@@ -588,7 +583,8 @@ void vm_destroy(struct vm *vm)
 
 int vm_pause(struct vm *vm, struct config_err *err)
 {
-	struct timespec ts, deadline;
+	struct timespec ts;
+	uint64_t give_up;
 	int r = 0;
 
 	pthread_mutex_lock(&vm->lock);
@@ -602,32 +598,23 @@ int vm_pause(struct vm *vm, struct config_err *err)
 	for (unsigned int i = 0; i < vm->nvcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += 2;
+	give_up = util_now_ns() + 2000000000ULL;
 	pthread_mutex_lock(&vm->lock);
-	while (vm->vcpus_paused + vm->vcpus_exited < vm->nvcpus && !vm->stop_requested && !r) {
-		/*
-		 * In 10 ms slices: a vCPU resetting a drive may be waiting for this thread to
-		 * reap its ring before it can pause.
-		 */
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 10 * 1000 * 1000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
+	/*
+	 * In 10 ms slices: a vCPU resetting a drive may be waiting for this thread to reap
+	 * its ring before it can pause.
+	 */
+	while (vm->vcpus_paused + vm->vcpus_exited < vm->nvcpus && !vm->stop_requested) {
+		if (util_now_ns() >= give_up) {
+			r = ETIMEDOUT;
+			break;
 		}
-		if (ts.tv_sec > deadline.tv_sec ||
-		    (ts.tv_sec == deadline.tv_sec && ts.tv_nsec > deadline.tv_nsec))
-			ts = deadline;
-		r = pthread_cond_timedwait(&vm->cond, &vm->lock, &ts);
-		if (r == ETIMEDOUT && (ts.tv_sec != deadline.tv_sec || ts.tv_nsec != deadline.tv_nsec))
-			r = 0;
-		if (vm->vcpus_paused + vm->vcpus_exited < vm->nvcpus && !r) {
-			pthread_mutex_unlock(&vm->lock);
-			for (unsigned int i = 0; i < vm->nblk; i++)
-				virtio_blk_serve_reset(vm->blk[i]);
-			pthread_mutex_lock(&vm->lock);
-		}
+		pthread_mutex_unlock(&vm->lock);
+		for (unsigned int i = 0; i < vm->nblk; i++)
+			virtio_blk_serve_reset(vm->blk[i]);
+		pthread_mutex_lock(&vm->lock);
+		util_deadline(CLOCK_REALTIME, 10 * 1000000ULL, &ts);
+		pthread_cond_timedwait(&vm->cond, &vm->lock, &ts);
 	}
 	if (r == 0 && !vm->stop_requested)
 		vm->state = VM_PAUSED;

@@ -921,6 +921,18 @@ TEST(every_kick_notifies_unread_eventfd)
 	}
 }
 
+/* Written back and evicted: reads of it wait for the disk. */
+static void drop_cache(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		fdatasync(fd);
+		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		close(fd);
+	}
+}
+
 /* The VMM thread of the tests below: the loop until told to stop. */
 struct loop_thread {
 	struct fake_drv *d;
@@ -959,13 +971,8 @@ TEST(reset_from_vcpu_thread_with_io_in_flight)
 	for (int round = 0; ok && round < 8; round++) {
 		struct loop_thread lt = { .d = &t.d };
 		pthread_t tid;
-		int fd = open(t.path, O_RDONLY | O_CLOEXEC);
 
-		if (fd >= 0) {
-			fdatasync(fd);
-			posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-			close(fd);
-		}
+		drop_cache(t.path);
 		if (pthread_create(&tid, NULL, loop_main, &lt)) {
 			ok = false;
 			break;
@@ -1012,17 +1019,6 @@ static void *vcpu_reset_main(void *arg)
 	drv_wr(v->d, VIRTIO_MMIO_STATUS, 0);
 	atomic_store(&v->done, true);
 	return NULL;
-}
-
-static void drop_cache(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd >= 0) {
-		fdatasync(fd);
-		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-		close(fd);
-	}
 }
 
 /*

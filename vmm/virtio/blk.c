@@ -828,12 +828,7 @@ static void drain_from_other_thread(struct virtio_blk *blk)
 		struct timespec ts;
 		uint64_t now;
 
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += 50 * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		util_deadline(CLOCK_MONOTONIC, 50 * 1000000ULL, &ts);
 		pthread_cond_timedwait(&blk->drained, &blk->mmio.lock, &ts);
 		now = util_now_ns();
 		if (blk->inflight && now >= next_log) {
