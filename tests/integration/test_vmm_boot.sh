@@ -159,6 +159,12 @@ for shape in "1 128" "4 256" "2 3328"; do
 	expect "$1 vCPU: boot timer logged" grep -q "Guest-boot-time" "$TMP/boot$1.out"
 	expect "$1 vCPU: exit counts logged" grep -q "VM exits by reason" "$TMP/boot$1.out"
 done
+# Ring 3 without IOPL: every port access faults and the guest's #GP handler performs it
+# (what the test guest falls back to on hosts that do not honour IOPL in guest ring 3).
+write_config "$TMP/iopl0.json" "$TESTGUEST" 128 1 "guest.test=boot guest.cpus=1 guest.mem_mib=128 guest.iopl=0"
+run_vmm 120 "$TMP/iopl0.out" --no-api --config-file "$TMP/iopl0.json"
+guest_result "ring 3 port I/O through the guest's #GP handler (guest.iopl=0)" "$TMP/iopl0.out"
+expect "guest.iopl=0: the fallback announced itself" grep -q "guest: note: ring 3 port I/O faults" "$TMP/iopl0.out"
 
 echo "serial console to a file, and rate-limited"
 write_config "$TMP/ser.json" "$TESTGUEST" 128 1 "guest.test=boot guest.cpus=1 guest.mem_mib=128"
