@@ -9,6 +9,12 @@
  *   hostio FILE randread|randwrite|seqread|seqwrite BLOCK_BYTES TOTAL_BYTES QD uring|sync
  *
  * Prints one line: "ops=N bytes=B ns=T". Exit 0, or 1 with a message.
+ *
+ *   hostio --tsc-hz
+ *
+ * Prints "tsc_hz=N": this host's TSC rate over 200 ms of CLOCK_MONOTONIC_RAW, which
+ * converts the test guest's TSC-timed phases (a KVM guest's TSC runs at the host's rate
+ * unless the VMM scales it, which this one does not).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +36,30 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("lfence\n\trdtsc" : "=a"(lo), "=d"(hi) : : "memory");
+	return ((uint64_t)hi << 32) | lo;
+}
+
+static int tsc_hz(void)
+{
+	struct timespec a, b, d = { 0, 200000000 };
+	uint64_t t0, t1, ns;
+
+	clock_gettime(CLOCK_MONOTONIC_RAW, &a);
+	t0 = rdtsc();
+	nanosleep(&d, NULL);
+	clock_gettime(CLOCK_MONOTONIC_RAW, &b);
+	t1 = rdtsc();
+	ns = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000000ULL + (uint64_t)b.tv_nsec -
+	     (uint64_t)a.tv_nsec;
+	printf("tsc_hz=%llu\n", (unsigned long long)((t1 - t0) * 1000000000ULL / ns));
+	return 0;
 }
 
 /* The guest's generator, so both sides touch the same kind of offsets. */
@@ -56,9 +86,11 @@ int main(int argc, char **argv)
 	bool write, random, uring;
 	int fd, r;
 
+	if (argc == 2 && !strcmp(argv[1], "--tsc-hz"))
+		return tsc_hz();
 	if (argc != 7) {
 		fprintf(stderr, "usage: hostio FILE randread|randwrite|seqread|seqwrite "
-				"BLOCK_BYTES TOTAL_BYTES QD uring|sync\n");
+				"BLOCK_BYTES TOTAL_BYTES QD uring|sync\n       hostio --tsc-hz\n");
 		return 2;
 	}
 	write = strstr(argv[2], "write") != NULL;

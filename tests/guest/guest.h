@@ -50,6 +50,15 @@ static inline void mmio_write8(uint64_t addr, uint8_t v)
 	*(volatile uint8_t *)addr = v;
 }
 
+/* Ring 3 may read the TSC (the test guest leaves CR4.TSD clear). */
+static inline uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("lfence\n\trdtsc" : "=a"(lo), "=d"(hi) : : "memory");
+	return ((uint64_t)hi << 32) | lo;
+}
+
 static inline void barrier(void)
 {
 	__asm__ volatile("mfence" ::: "memory");
