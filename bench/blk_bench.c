@@ -10,12 +10,17 @@
  *             (descriptors, used ring) and the kick's eventfd write are counted against
  *             the device; what one core can do.
  *   threaded  the driver runs on its own thread like a vCPU: it kicks with a write to the
- *             queue's eventfd (what KVM's ioeventfd does) and sleeps on the irqfd until
+ *             queue's eventfd (what KVM's ioeventfd does) when the device asks for kicks
+ *             (EVENT_IDX avail_event, as Linux decides) and sleeps on the irqfd until
  *             the device interrupts, having asked (used_event) for one interrupt per
  *             batch, as the host side's io_uring waits once per batch. The VMM event
  *             loop runs on another thread. Two threads wake each other twice per batch.
+ *   polled    threaded, with the VMM loop's adaptive polling on, bounded as the VMM's
+ *             default (EV_POLL_MAX_US_DEFAULT; BLK_BENCH_POLL_US=N another bound): the
+ *             loop looks at the ring for a while before it sleeps, with kicks
+ *             suppressed meanwhile. Its CPU time counts.
  *
- *   blk_bench [image-dir [pattern [inline|threaded]]]
+ *   blk_bench [image-dir [pattern [inline|threaded|polled]]]
  *            (default /var/tmp, every pattern, both ways; a 64 MiB file is created and
  *            removed)
  */
@@ -155,10 +160,20 @@ static bool drv_wait_irq(struct fake_drv *d, uint16_t n)
 	return true;
 }
 
+enum way { WAY_INLINE, WAY_THREADED, WAY_POLLED };
+
+static unsigned int poll_us(void)
+{
+	const char *e = getenv("BLK_BENCH_POLL_US");
+
+	return e ? (unsigned int)strtoul(e, NULL, 10) : EV_POLL_MAX_US_DEFAULT;
+}
+
 /* Requests per second through the device; -1 on error. */
 static struct rate run_device(const char *path, enum io_engine_cfg e, const struct pattern *p,
-			 bool threaded, uint64_t *act_ns)
+			      enum way way, uint64_t *act_ns)
 {
+	bool threaded = way != WAY_INLINE;
 	struct vmm_thread vt = { .wake = -1 };
 	pthread_t tid;
 	bool started = false, ok = true;
@@ -174,6 +189,8 @@ static struct rate run_device(const char *path, enum io_engine_cfg e, const stru
 	if (drv_init(&d) || virtio_blk_create(&blk, &cfg, &d.env, 0xd0000000ULL, &err))
 		return rate_fail;
 	d.dev = virtio_blk_mmio(blk);
+	if (way == WAY_POLLED)
+		ev_loop_set_poll_max(&d.loop, poll_us() * 1000ULL);
 	if (threaded) {
 		/* The loop thread activates the device, as the VMM thread does: it owns the ring. */
 		vt.d = &d;
@@ -208,6 +225,8 @@ static struct rate run_device(const char *path, enum io_engine_cfg e, const stru
 	t0 = util_now_ns();
 	c0 = cpu_ns();
 	while (ok && done < p->total) {
+		uint16_t old = d.avail_idx;
+
 		for (unsigned int k = 0; k < p->qd; k++) {
 			uint32_t h[4] = { p->write ? 1 : 0, 0 };
 			uint64_t sector = next_off(p, done + k) / 512;
@@ -219,7 +238,8 @@ static struct rate run_device(const char *path, enum io_engine_cfg e, const stru
 		if (threaded) {
 			drv_want_irq(&d, (uint16_t)p->qd);
 			/* KVM's ioeventfd: the vCPU's QueueNotify write becomes this. */
-			eventfd_write(kick_fd, 1);
+			if (drv_kick_needed(&d, old, true))
+				eventfd_write(kick_fd, 1);
 			ok = drv_wait_irq(&d, (uint16_t)p->qd);
 		} else {
 			drv_kick(&d);
@@ -335,7 +355,7 @@ static void settle(const char *path)
 
 int main(int argc, char **argv)
 {
-	static const char *const ways[] = { "inline", "threaded" };
+	static const char *const ways[] = { "inline", "threaded", "polled" };
 	const char *dir = argc > 1 ? argv[1] : "/var/tmp";
 	const char *only = argc > 2 ? argv[2] : NULL;
 	const char *only_way = argc > 3 ? argv[3] : NULL;
@@ -375,8 +395,9 @@ int main(int argc, char **argv)
 	       "in batches of qd (uring); best of %d interleaved rounds each. ratio = device / the\n"
 	       "faster host way, by wall time and by process CPU time (io-wq workers included).\n"
 	       "way: inline = driver and VMM loop on one thread; threaded = driver on its own\n"
-	       "thread (ioeventfd-like kick, one irqfd interrupt per batch), VMM loop on another\n",
-	       ROUNDS);
+	       "thread (ioeventfd-like kick, one irqfd interrupt per batch), VMM loop on another;\n"
+	       "polled = threaded, the loop polling up to %u us before it sleeps%s\n",
+	       ROUNDS, poll_us(), getenv("BLK_BENCH_POLL_US") ? "" : " (VMM default)");
 	printf("%-13s %-6s %-8s %11s %9s %10s %10s %6s %6s\n", "pattern", "engine", "way",
 	       "dev req/s", "dev MB/s", "sync MB/s", "uring MB/s", "ratio", "cpu");
 	for (unsigned int i = 0; i < ARRAY_SIZE(patterns); i++) {
@@ -403,7 +424,7 @@ int main(int argc, char **argv)
 					struct rate dev;
 
 					settle(path);
-					dev = run_device(path, (enum io_engine_cfg)e, p, w == 1, &act_ns);
+					dev = run_device(path, (enum io_engine_cfg)e, p, (enum way)w, &act_ns);
 
 					if (dev.wall < 0) {
 						dev_fail[w][e] = true;

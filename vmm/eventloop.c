@@ -5,6 +5,8 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "vmm/util.h"
+
 #define EV_BATCH 32
 
 /* The batch this thread is dispatching, and its loop: only this thread touches them. */
@@ -14,6 +16,7 @@ static __thread int cur_n, cur_next;
 
 int ev_loop_init(struct event_loop *loop)
 {
+	*loop = (struct event_loop){ 0 };
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
 	return loop->epfd < 0 ? -errno : 0;
 }
@@ -48,16 +51,84 @@ int ev_del(struct event_loop *loop, struct ev_source *src)
 	return epoll_ctl(loop->epfd, EPOLL_CTL_DEL, src->fd, NULL) < 0 ? -errno : 0;
 }
 
+void ev_loop_set_poll_max(struct event_loop *loop, uint64_t ns)
+{
+	loop->poll_max_ns = ns;
+	if (loop->poll_ns > ns)
+		loop->poll_ns = ns;
+}
+
+void ev_poller_add(struct event_loop *loop, struct ev_poller *p)
+{
+	p->next = loop->pollers;
+	loop->pollers = p;
+}
+
+void ev_poller_del(struct event_loop *loop, struct ev_poller *p)
+{
+	for (struct ev_poller **pp = &loop->pollers; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			return;
+		}
+	}
+}
+
+/* One polling window: true when a poller found work. */
+static bool run_pollers(struct event_loop *loop, uint64_t t0)
+{
+	uint64_t end = t0 + loop->poll_ns, now;
+	bool found = false;
+	struct ev_poller *p;
+
+	for (p = loop->pollers; p; p = p->next)
+		p->begin(p->opaque);
+	do {
+		for (p = loop->pollers; p; p = p->next)
+			found |= p->poll(p->opaque);
+		now = util_now_ns();
+	} while (!found && now < end);
+	/* Notifications back on; what came in between is handled here (no kick for it). */
+	for (p = loop->pollers; p; p = p->next)
+		found |= p->end(p->opaque);
+	loop->poll_stats.windows++;
+	loop->poll_stats.hits += found;
+	loop->poll_stats.ns += util_now_ns() - t0;
+	return found;
+}
+
+/* After a wait of wait_ns (polling included): widen or narrow the next window. */
+static void adapt(struct event_loop *loop, uint64_t wait_ns)
+{
+	if (wait_ns <= loop->poll_ns)
+		return; /* the window was wide enough */
+	if (wait_ns > loop->poll_max_ns)
+		loop->poll_ns = loop->poll_ns / 2 < EV_POLL_START_NS ? 0 : loop->poll_ns / 2;
+	else if (loop->poll_ns < loop->poll_max_ns)
+		loop->poll_ns = loop->poll_ns ? MIN(2 * loop->poll_ns, loop->poll_max_ns)
+					      : MIN(EV_POLL_START_NS, loop->poll_max_ns);
+}
+
 int ev_loop_run_once(struct event_loop *loop, int timeout_ms)
 {
 	struct epoll_event evs[EV_BATCH];
 	struct event_loop *outer_loop = cur_loop;
 	struct epoll_event *outer_batch = cur_batch;
 	int outer_n = cur_n, outer_next = cur_next;
-	int n = epoll_wait(loop->epfd, evs, EV_BATCH, timeout_ms);
+	bool adaptive = loop->poll_max_ns && loop->pollers && timeout_ms != 0;
+	uint64_t t0 = adaptive ? util_now_ns() : 0;
+	int n, found = 0;
 
+	if (adaptive && loop->poll_ns && run_pollers(loop, t0)) {
+		found = 1;
+		timeout_ms = 0; /* work done: only collect what else is ready */
+		adaptive = false;
+	}
+	n = epoll_wait(loop->epfd, evs, EV_BATCH, timeout_ms);
+	if (adaptive)
+		adapt(loop, util_now_ns() - t0);
 	if (n < 0)
-		return errno == EINTR ? 0 : -errno;
+		return errno == EINTR ? found : -errno;
 	cur_loop = loop;
 	cur_batch = evs;
 	cur_n = n;
@@ -73,5 +144,5 @@ int ev_loop_run_once(struct event_loop *loop, int timeout_ms)
 	cur_batch = outer_batch;
 	cur_n = outer_n;
 	cur_next = outer_next;
-	return n;
+	return n + found;
 }

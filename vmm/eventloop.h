@@ -8,6 +8,7 @@
 #ifndef VMM_EVENTLOOP_H
 #define VMM_EVENTLOOP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef void (*ev_handler_fn)(void *opaque, uint32_t events);
@@ -18,9 +19,44 @@ struct ev_source {
 	void *opaque;
 };
 
+/*
+ * A device that can look for work without an event (a virtqueue's avail index, an
+ * io_uring's completion ring). Adaptive polling, as QEMU's AioContext does it: before
+ * sleeping in epoll_wait the loop calls its pollers for up to poll_ns, so that a guest
+ * submitting its next batch right after a completion finds the device awake and need
+ * not exit to kick it. begin() and end() bracket each polling window: a device turns
+ * its guest notifications off in begin() and back on in end(), where it also handles
+ * what arrived in between (true if it did). All three run on the loop's thread.
+ */
+struct ev_poller {
+	bool (*poll)(void *opaque); /* work found and done: true */
+	void (*begin)(void *opaque);
+	bool (*end)(void *opaque);
+	void *opaque;
+	struct ev_poller *next;
+};
+
+struct ev_poll_stats {
+	uint64_t windows; /* polling windows opened */
+	uint64_t hits; /* windows that found work */
+	uint64_t ns; /* time spent polling */
+};
+
 struct event_loop {
 	int epfd;
+	struct ev_poller *pollers;
+	/*
+	 * poll_ns grows (doubling from EV_POLL_START_NS) while the loop is woken within
+	 * poll_max_ns of starting to wait, and halves (to 0) after a wait longer than
+	 * poll_max_ns: an idle guest costs no polling. poll_max_ns 0: never poll.
+	 */
+	uint64_t poll_ns, poll_max_ns;
+	struct ev_poll_stats poll_stats;
 };
+
+#define EV_POLL_START_NS 4000ULL
+/* The VMM's bound unless --poll-max-us says otherwise. */
+#define EV_POLL_MAX_US_DEFAULT 32
 
 /* 0 or -errno. */
 int ev_loop_init(struct event_loop *loop);
@@ -37,7 +73,17 @@ int ev_mod(struct event_loop *loop, struct ev_source *src, uint32_t events);
  * as soon as this returns, even when src is not the handler's own source.
  */
 int ev_del(struct event_loop *loop, struct ev_source *src);
-/* Wait up to timeout_ms (-1: forever) and dispatch ready sources. Returns the number handled or -errno. */
+/*
+ * Poll (see struct ev_poller) if the window is open, then wait up to timeout_ms (-1:
+ * forever; not at all when polling found work) and dispatch ready sources. Returns the
+ * number of sources dispatched plus one if polling found work, or -errno.
+ */
 int ev_loop_run_once(struct event_loop *loop, int timeout_ms);
+
+/* The polling window's upper bound; 0 (the default) turns polling off. */
+void ev_loop_set_poll_max(struct event_loop *loop, uint64_t ns);
+/* Add or remove a poller: on the loop's thread, or while no thread runs the loop. */
+void ev_poller_add(struct event_loop *loop, struct ev_poller *p);
+void ev_poller_del(struct event_loop *loop, struct ev_poller *p);
 
 #endif

@@ -321,10 +321,14 @@ static void usage(FILE *f)
 		"  --test-seccomp-trigger vcpu|vmm|api  (test build only) make a forbidden\n"
 		"                         syscall on that thread once its filter is on\n"
 #endif
+		"  --poll-max-us N        let the event loop poll virtio-blk queues for up to N us\n"
+		"                         (adaptive: only while the guest keeps them busy) before\n"
+		"                         it sleeps; 0 turns polling off (default %u)\n"
 		"  --version              print the version and exit\n"
 		"exit status: 0 guest shutdown/reboot, 1 VMM error, 2 usage or configuration\n"
 		"error, 3 guest triple fault, 4 vCPU error, 128+N stopped by signal N,\n"
-		"148 seccomp violation (a thread made a forbidden syscall; logged)\n");
+		"148 seccomp violation (a thread made a forbidden syscall; logged)\n",
+		EV_POLL_MAX_US_DEFAULT);
 }
 
 enum {
@@ -342,6 +346,7 @@ enum {
 	OPT_NO_SECCOMP,
 	OPT_NET_BACKEND,
 	OPT_VSOCK_BACKEND,
+	OPT_POLL_MAX,
 	OPT_VERSION,
 	OPT_HELP,
 	OPT_TEST_SECCOMP_TRIGGER,
@@ -394,6 +399,7 @@ int main(int argc, char **argv)
 		{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
 		{ "net-backend", required_argument, NULL, OPT_NET_BACKEND },
 		{ "vsock-backend", required_argument, NULL, OPT_VSOCK_BACKEND },
+		{ "poll-max-us", required_argument, NULL, OPT_POLL_MAX },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "help", no_argument, NULL, OPT_HELP },
 #ifdef VMM_TEST_HOOKS
@@ -406,6 +412,7 @@ int main(int argc, char **argv)
 	const char *log_path = NULL, *metrics_path = NULL;
 	bool no_api = false, no_seccomp = false, show_origin = false, level_given = false;
 	bool show_level = false;
+	unsigned long poll_max_us = EV_POLL_MAX_US_DEFAULT;
 	struct config_err err = { "" };
 	sigset_t sigs;
 	int c, r, code;
@@ -486,6 +493,17 @@ int main(int argc, char **argv)
 				return VMM_EXIT_USAGE;
 			}
 			break;
+		case OPT_POLL_MAX: {
+			char *end;
+
+			errno = 0;
+			poll_max_us = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || poll_max_us > 1000 || optarg[0] == '-') {
+				fprintf(stderr, "vmm: --poll-max-us: 0 to 1000\n");
+				return VMM_EXIT_USAGE;
+			}
+			break;
+		}
 		case OPT_VERSION:
 			printf("vmm %s\n", API_VMM_VERSION);
 			return 0;
@@ -598,6 +616,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vmm: epoll: %s\n", strerror(-r));
 		return VMM_EXIT_ERROR;
 	}
+	ev_loop_set_poll_max(&v.loop, poll_max_us * 1000);
 	v.sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	v.sig_src = (struct ev_source){ .fd = v.sigfd, .fn = vmm_signal, .opaque = &v };
 	if (v.sigfd < 0 || ev_add(&v.loop, &v.sig_src, EPOLLIN)) {
@@ -650,6 +669,13 @@ out:
 		}
 		log_info("first KVM_RUN %llu us after process start",
 			 (unsigned long long)v.first_run_us);
+		if (v.loop.poll_max_ns)
+			log_info("event loop polling (up to %llu us): %llu windows, %llu found work, "
+				 "%llu us spent",
+				 (unsigned long long)(v.loop.poll_max_ns / 1000),
+				 (unsigned long long)v.loop.poll_stats.windows,
+				 (unsigned long long)v.loop.poll_stats.hits,
+				 (unsigned long long)(v.loop.poll_stats.ns / 1000));
 		uint64_t first = __atomic_load_n(&v.vm.vcpus[0].first_run_ns, __ATOMIC_RELAXED);
 
 		if (first > v.start_call_ns)

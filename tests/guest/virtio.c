@@ -77,7 +77,14 @@ void vq_submit(struct vdev *d, uint16_t head)
 
 void vq_kick(struct vdev *d)
 {
-	wr(d, VM_QUEUE_NOTIFY, 0);
+	/*
+	 * As Linux decides (virtqueue_kick_prepare, no EVENT_IDX): no kick while the device
+	 * says it is looking at the ring (used->flags NO_NOTIFY). The fence orders the avail
+	 * index written before against the flag read here.
+	 */
+	barrier();
+	if (!(*(volatile uint16_t *)&d->vq->used.flags & VRING_USED_F_NO_NOTIFY))
+		wr(d, VM_QUEUE_NOTIFY, 0);
 }
 
 bool vq_wait(struct vdev *d, uint16_t n)

@@ -44,6 +44,7 @@
 #define VRING_DESC_F_WRITE 2
 #define VRING_DESC_F_INDIRECT 4
 #define VRING_AVAIL_F_NO_INTERRUPT 1
+#define VRING_USED_F_NO_NOTIFY 1
 
 #define BLK_T_IN 0
 #define BLK_T_OUT 1

@@ -7,6 +7,7 @@
 
 #include "tests/unit/test.h"
 #include "vmm/eventloop.h"
+#include "vmm/util.h"
 
 #define NSRC 8
 
@@ -73,5 +74,102 @@ TEST(removed_source_is_not_dispatched_later_in_the_batch)
 		close(c.src[i]->fd);
 		free(c.src[i]);
 	}
+	ev_loop_destroy(&loop);
+}
+
+struct fake_poller {
+	int polls, begins, ends, work;
+};
+
+static bool fp_poll(void *opaque)
+{
+	struct fake_poller *f = opaque;
+
+	f->polls++;
+	if (f->work) {
+		f->work--;
+		return true;
+	}
+	return false;
+}
+
+static void fp_begin(void *opaque)
+{
+	((struct fake_poller *)opaque)->begins++;
+}
+
+static bool fp_end(void *opaque)
+{
+	((struct fake_poller *)opaque)->ends++;
+	return false;
+}
+
+static void drain_efd(void *opaque, uint32_t events)
+{
+	uint64_t v;
+
+	(void)events;
+	if (read(*(int *)opaque, &v, sizeof(v)) != sizeof(v))
+		return;
+}
+
+/*
+ * Adaptive polling: off until a bound is set; the window opens after a quick wake-up,
+ * doubles while wake-ups come within the bound, and halves to nothing after long
+ * sleeps; work found in a window is handled without sleeping; begin and end pair up.
+ */
+TEST(adaptive_polling_window)
+{
+	struct event_loop loop;
+	struct fake_poller f = { 0 };
+	struct ev_poller p = { .poll = fp_poll, .begin = fp_begin, .end = fp_end, .opaque = &f };
+	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct ev_source src = { .fd = efd, .fn = drain_efd, .opaque = &efd };
+	uint64_t one = 1, t0;
+	int i;
+
+	CHECK(ev_loop_init(&loop) == 0);
+	CHECK(efd >= 0 && ev_add(&loop, &src, EPOLLIN) == 0);
+	ev_poller_add(&loop, &p);
+	/* Off by default. */
+	CHECK(write(efd, &one, sizeof(one)) == sizeof(one));
+	CHECK_EQ(ev_loop_run_once(&loop, 100), 1);
+	CHECK_EQ(f.polls, 0);
+	CHECK_EQ(loop.poll_ns, 0);
+
+	ev_loop_set_poll_max(&loop, 1000000);
+	/* A wake-up within the bound opens the window at its first width. */
+	CHECK(write(efd, &one, sizeof(one)) == sizeof(one));
+	CHECK_EQ(ev_loop_run_once(&loop, 100), 1);
+	CHECK_EQ(f.polls, 0);
+	CHECK_EQ(loop.poll_ns, EV_POLL_START_NS);
+	/* Work found while polling: handled, no sleep (the timeout would be 10 s). */
+	f.work = 1;
+	t0 = util_now_ns();
+	CHECK_EQ(ev_loop_run_once(&loop, 10000), 1);
+	CHECK(util_now_ns() - t0 < 1000000000ULL);
+	CHECK_EQ(f.begins, 1);
+	CHECK_EQ(f.ends, 1);
+	CHECK_EQ(loop.poll_ns, EV_POLL_START_NS);
+	/* Wake-ups that come right after a fruitless window widen it up to the bound. */
+	for (i = 0; i < 20 && loop.poll_ns < 1000000; i++) {
+		CHECK(write(efd, &one, sizeof(one)) == sizeof(one));
+		CHECK_EQ(ev_loop_run_once(&loop, 100), 1);
+	}
+	CHECK_EQ(loop.poll_ns, 1000000);
+	CHECK_EQ(f.begins, f.ends);
+	/* Sleeps longer than the bound narrow it, then close it. */
+	CHECK_EQ(ev_loop_run_once(&loop, 5), 0);
+	CHECK_EQ(loop.poll_ns, 500000);
+	for (i = 0; i < 10 && loop.poll_ns; i++)
+		CHECK_EQ(ev_loop_run_once(&loop, 5), 0);
+	CHECK_EQ(loop.poll_ns, 0);
+	CHECK_EQ(loop.poll_stats.hits, 1);
+	CHECK(loop.poll_stats.windows >= 10);
+	CHECK_EQ(f.begins, f.ends);
+	ev_poller_del(&loop, &p);
+	CHECK(loop.pollers == NULL);
+	ev_del(&loop, &src);
+	close(efd);
 	ev_loop_destroy(&loop);
 }

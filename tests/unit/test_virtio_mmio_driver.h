@@ -191,6 +191,24 @@ static inline void drv_used_elem(struct fake_drv *d, uint16_t i, uint32_t *id, u
 	*len = e[1];
 }
 
+/*
+ * Whether the driver must notify after making entries [old, avail_idx) available, as a
+ * Linux driver decides (virtqueue_kick_prepare): with EVENT_IDX by the device's
+ * avail_event, else by the used ring's NO_NOTIFY flag.
+ */
+static inline bool drv_kick_needed(struct fake_drv *d, uint16_t old, bool event_idx)
+{
+	uint16_t *used = (uint16_t *)(d->ram + DRV_USED);
+
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (event_idx) {
+		uint16_t ev = __atomic_load_n(&used[2 + 4 * d->qsize], __ATOMIC_RELAXED);
+
+		return (uint16_t)(d->avail_idx - ev - 1) < (uint16_t)(d->avail_idx - old);
+	}
+	return !(__atomic_load_n(&used[0], __ATOMIC_RELAXED) & 1);
+}
+
 /* Make head available without a kick. */
 static inline void drv_post(struct fake_drv *d, uint16_t head)
 {

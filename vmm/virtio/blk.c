@@ -126,6 +126,7 @@ struct virtio_blk {
 	struct ev_source ring_src;
 	bool ring_on_loop;
 	uint64_t activation_ns;
+	struct ev_poller poller;
 	/*
 	 * A reset from a vCPU thread on a defer ring: the vCPU cannot reap, so it waits on
 	 * drained (device lock released) while the VMM thread reaps and drops the results.
@@ -632,17 +633,20 @@ static void handle_bad(struct virtio_blk *blk, const struct virtq_chain *c, bool
 
 static bool reap(struct virtio_blk *blk, bool *pushed);
 
-/* Take requests until the ring is empty, throttled, or the fairness budget is spent. */
-static void process_queue(struct virtio_blk *blk)
+/*
+ * Take requests until the ring is empty, throttled, or the fairness budget is spent.
+ * True if any chain was taken.
+ */
+static bool process_queue(struct virtio_blk *blk)
 {
 	struct virtq *q = &blk->mmio.queues[0];
-	bool pushed = false, submit = false;
+	bool pushed = false, submit = false, took = false;
 	unsigned int budget = 2 * VIRTQ_MAX_SIZE;
 
 	blk->pool_stalled = false;
 	/* A vCPU is resetting the device and waits for the ring to empty: take nothing. */
 	if (blk->draining)
-		return;
+		return false;
 	while (q->active && !(blk->mmio.status & VIRTIO_STATUS_NEEDS_RESET)) {
 		int r;
 
@@ -666,12 +670,14 @@ static void process_queue(struct virtio_blk *blk)
 		if (r < 0) {
 			log_debug("virtio-blk: malformed chain at head %u", blk->chain.head);
 			handle_bad(blk, &blk->chain, &pushed);
+			took = true;
 			continue;
 		}
 		if (handle(blk, &blk->chain, &pushed, &submit) == REQ_RETRY_LATER) {
 			virtq_unpop(q);
 			break;
 		}
+		took = true;
 	}
 	if (submit) {
 		io_uring_submit(&blk->ring);
@@ -684,6 +690,7 @@ static void process_queue(struct virtio_blk *blk)
 	}
 	if (pushed)
 		signal_used(blk);
+	return took;
 }
 
 static void queue_notify(struct virtio_mmio_dev *vdev, unsigned int qidx)
@@ -799,6 +806,66 @@ static void ring_service(struct virtio_blk *blk)
 	 */
 	if (freed && blk->pool_stalled && blk->mmio.activated)
 		process_queue(blk);
+}
+
+/* ---- adaptive polling (struct ev_poller; the loop's thread, like the handlers) ---- */
+
+/* The queue is running (lock held). */
+static bool blk_live(struct virtio_blk *blk)
+{
+	return blk->mmio.activated && !blk->mmio.activate_pending &&
+	       !(blk->mmio.status & VIRTIO_STATUS_NEEDS_RESET) && blk->mmio.queues[0].active;
+}
+
+/* Completions the loop has not taken yet (lock held). */
+static bool ring_has_work(struct virtio_blk *blk)
+{
+	if (!blk->ring_ready)
+		return false;
+	if (blk->defer)
+		return blk->defer_left ||
+		       (IO_URING_READ_ONCE(*blk->ring.sq.kflags) & IORING_SQ_TASKRUN);
+	return io_uring_cq_ready(&blk->ring) > 0;
+}
+
+static bool blk_poll(void *opaque)
+{
+	struct virtio_blk *blk = opaque;
+	bool found = false;
+
+	pthread_mutex_lock(&blk->mmio.lock);
+	if (ring_has_work(blk)) {
+		ring_service(blk);
+		found = true;
+	}
+	if (blk_live(blk) && virtq_has_avail(&blk->mmio.queues[0]))
+		found |= process_queue(blk);
+	pthread_mutex_unlock(&blk->mmio.lock);
+	return found;
+}
+
+static void blk_poll_begin(void *opaque)
+{
+	struct virtio_blk *blk = opaque;
+
+	pthread_mutex_lock(&blk->mmio.lock);
+	if (blk_live(blk))
+		virtq_suppress_notify(&blk->mmio.queues[0]);
+	pthread_mutex_unlock(&blk->mmio.lock);
+}
+
+static bool blk_poll_end(void *opaque)
+{
+	struct virtio_blk *blk = opaque;
+	struct virtq *q = &blk->mmio.queues[0];
+	bool found = false;
+
+	pthread_mutex_lock(&blk->mmio.lock);
+	/* A reset in between cleared notify_off with the rest of the queue. */
+	if (q->notify_off && virtq_resume_notify(q) && blk_live(blk))
+		found = process_queue(blk);
+	pthread_mutex_unlock(&blk->mmio.lock);
+	return found;
 }
 
 static void ring_event(void *opaque, uint32_t events)
@@ -1113,6 +1180,9 @@ int virtio_blk_create(struct virtio_blk **out, const struct drive_cfg *cfg,
 		blk->rl_on_loop = false;
 		goto fail;
 	}
+	blk->poller = (struct ev_poller){ .poll = blk_poll, .begin = blk_poll_begin,
+					  .end = blk_poll_end, .opaque = blk };
+	ev_poller_add(env->loop, &blk->poller);
 	*out = blk;
 	return 0;
 fail:
@@ -1178,6 +1248,7 @@ void virtio_blk_destroy(struct virtio_blk *blk)
 	if (!blk)
 		return;
 	loop = blk->mmio.env.loop;
+	ev_poller_del(loop, &blk->poller);
 	pthread_mutex_lock(&blk->mmio.lock);
 	drain(blk, false);
 	pthread_mutex_unlock(&blk->mmio.lock);

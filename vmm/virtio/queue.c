@@ -236,14 +236,55 @@ bool virtq_has_avail(struct virtq *q)
 	return load_acquire16(&q->avail[1]) != q->last_avail;
 }
 
+/* avail_event sits right after the used ring. */
+static void set_avail_event(struct virtq *q, uint16_t idx)
+{
+	__atomic_store_n(&q->used[2 + 4 * q->num], idx, __ATOMIC_RELAXED);
+}
+
 bool virtq_enable_notify(struct virtq *q)
 {
 	if (!q->active)
 		return false;
-	if (q->event_idx) {
-		/* avail_event sits right after the used ring. */
-		q->used[2 + 4 * q->num] = q->last_avail;
+	if (q->event_idx && q->notify_off) {
+		/* Keep the event just behind what was taken: no index the driver publishes. */
+		set_avail_event(q, (uint16_t)(q->last_avail - 1));
+	} else if (q->event_idx) {
+		set_avail_event(q, q->last_avail);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	}
+	return virtq_has_avail(q);
+}
+
+#define VIRTQ_USED_F_NO_NOTIFY 1
+
+void virtq_suppress_notify(struct virtq *q)
+{
+	if (!q->active || q->notify_off)
+		return;
+	q->notify_off = true;
+	/*
+	 * EVENT_IDX: the driver kicks when it publishes the index avail_event names; one
+	 * just behind the device's position is never published again (until the 16-bit
+	 * index wraps, and each emptying of the ring moves it along).
+	 */
+	if (q->event_idx)
+		set_avail_event(q, (uint16_t)(q->last_avail - 1));
+	else
+		__atomic_store_n(&q->used[0], VIRTQ_USED_F_NO_NOTIFY, __ATOMIC_RELAXED);
+}
+
+bool virtq_resume_notify(struct virtq *q)
+{
+	if (!q->active)
+		return false;
+	if (q->notify_off && !q->event_idx)
+		__atomic_store_n(&q->used[0], 0, __ATOMIC_RELAXED);
+	q->notify_off = false;
+	/* Writes avail_event (EVENT_IDX), then a full fence before the avail index is read. */
+	if (virtq_enable_notify(q))
+		return true;
+	if (!q->event_idx)
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return virtq_has_avail(q);
 }

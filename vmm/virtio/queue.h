@@ -56,6 +56,7 @@ struct virtq {
 	volatile uint16_t *used; /* flags, idx, then ring of {u32 id, u32 len}, avail_event */
 	bool event_idx;
 	bool active;
+	bool notify_off; /* virtq_suppress_notify() is in force */
 
 	uint16_t last_avail; /* next avail entry the device will take */
 	uint16_t used_idx; /* shadow of used->idx */
@@ -104,6 +105,15 @@ bool virtq_should_signal(struct virtq *q);
  * return true if the driver added entries meanwhile (the caller must pop again).
  */
 bool virtq_enable_notify(struct virtq *q);
+
+/*
+ * While the device polls the ring: ask the driver not to kick (EVENT_IDX: avail_event
+ * stops advancing, so the driver's vring_need_event() says no; otherwise the used
+ * ring's NO_NOTIFY flag). virtq_enable_notify() leaves the request in place until
+ * virtq_resume_notify() lifts it, which returns like virtq_enable_notify().
+ */
+void virtq_suppress_notify(struct virtq *q);
+bool virtq_resume_notify(struct virtq *q);
 
 /* Entries the driver has made available and the device has not taken yet (bounded). */
 bool virtq_has_avail(struct virtq *q);
