@@ -100,13 +100,19 @@ static bool run_pollers(struct event_loop *loop, uint64_t t0)
 /* After a wait of wait_ns (polling included): widen or narrow the next window. */
 static void adapt(struct event_loop *loop, uint64_t wait_ns)
 {
-	if (wait_ns <= loop->poll_ns)
-		return; /* the window was wide enough */
 	if (wait_ns > loop->poll_max_ns)
 		loop->poll_ns = loop->poll_ns / 2 < EV_POLL_START_NS ? 0 : loop->poll_ns / 2;
 	else if (loop->poll_ns < loop->poll_max_ns)
 		loop->poll_ns = loop->poll_ns ? MIN(2 * loop->poll_ns, loop->poll_max_ns)
 					      : MIN(EV_POLL_START_NS, loop->poll_max_ns);
+}
+
+static bool pollers_active(struct event_loop *loop)
+{
+	for (struct ev_poller *p = loop->pollers; p; p = p->next)
+		if (p->active(p->opaque))
+			return true;
+	return false;
 }
 
 int ev_loop_run_once(struct event_loop *loop, int timeout_ms)
@@ -115,16 +121,24 @@ int ev_loop_run_once(struct event_loop *loop, int timeout_ms)
 	struct event_loop *outer_loop = cur_loop;
 	struct epoll_event *outer_batch = cur_batch;
 	int outer_n = cur_n, outer_next = cur_next;
-	bool adaptive = loop->poll_max_ns && loop->pollers && timeout_ms != 0;
+	bool adaptive = loop->poll_max_ns && timeout_ms != 0 && loop->pollers &&
+			pollers_active(loop);
 	uint64_t t0 = adaptive ? util_now_ns() : 0;
-	int n, found = 0;
+	int n = 0, found = 0;
 
-	if (adaptive && loop->poll_ns && run_pollers(loop, t0)) {
-		found = 1;
-		timeout_ms = 0; /* work done: only collect what else is ready */
-		adaptive = false;
+	if (adaptive && loop->poll_ns) {
+		/* What is ready already goes first: a window would only delay it. */
+		n = epoll_wait(loop->epfd, evs, EV_BATCH, 0);
+		if (n != 0) {
+			adaptive = false;
+		} else if (run_pollers(loop, t0)) {
+			found = 1;
+			timeout_ms = 0; /* work done: only collect what else is ready */
+			adaptive = false;
+		}
 	}
-	n = epoll_wait(loop->epfd, evs, EV_BATCH, timeout_ms);
+	if (n == 0)
+		n = epoll_wait(loop->epfd, evs, EV_BATCH, timeout_ms);
 	if (adaptive)
 		adapt(loop, util_now_ns() - t0);
 	if (n < 0)

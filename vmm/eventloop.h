@@ -24,11 +24,14 @@ struct ev_source {
  * io_uring's completion ring). Adaptive polling, as QEMU's AioContext does it: before
  * sleeping in epoll_wait the loop calls its pollers for up to poll_ns, so that a guest
  * submitting its next batch right after a completion finds the device awake and need
- * not exit to kick it. begin() and end() bracket each polling window: a device turns
- * its guest notifications off in begin() and back on in end(), where it also handles
- * what arrived in between (true if it did). All three run on the loop's thread.
+ * not exit to kick it. Only while some poller is active (busy lately: an idle or
+ * stopped device is not worth a window, and other devices' traffic must not open one).
+ * begin() and end() bracket each window: a device turns its guest notifications off in
+ * begin() and back on in end(), where it also handles what arrived in between (true if
+ * it did). All run on the loop's thread.
  */
 struct ev_poller {
+	bool (*active)(void *opaque);
 	bool (*poll)(void *opaque); /* work found and done: true */
 	void (*begin)(void *opaque);
 	bool (*end)(void *opaque);
@@ -46,9 +49,10 @@ struct event_loop {
 	int epfd;
 	struct ev_poller *pollers;
 	/*
-	 * poll_ns grows (doubling from EV_POLL_START_NS) while the loop is woken within
-	 * poll_max_ns of starting to wait, and halves (to 0) after a wait longer than
-	 * poll_max_ns: an idle guest costs no polling. poll_max_ns 0: never poll.
+	 * While a poller is active: poll_ns grows (doubling from EV_POLL_START_NS, up to
+	 * poll_max_ns) when the loop is woken after a fruitless window but within
+	 * poll_max_ns of starting to wait, and halves (to 0 below EV_POLL_START_NS) after a
+	 * longer wait. poll_max_ns 0: never poll.
 	 */
 	uint64_t poll_ns, poll_max_ns;
 	struct ev_poll_stats poll_stats;
@@ -74,9 +78,10 @@ int ev_mod(struct event_loop *loop, struct ev_source *src, uint32_t events);
  */
 int ev_del(struct event_loop *loop, struct ev_source *src);
 /*
- * Poll (see struct ev_poller) if the window is open, then wait up to timeout_ms (-1:
- * forever; not at all when polling found work) and dispatch ready sources. Returns the
- * number of sources dispatched plus one if polling found work, or -errno.
+ * Poll (see struct ev_poller) if the window is open and no source is ready, then wait up
+ * to timeout_ms (-1: forever; not at all when polling found work) and dispatch ready
+ * sources. Returns the number of sources dispatched plus one if polling found work, or
+ * -errno.
  */
 int ev_loop_run_once(struct event_loop *loop, int timeout_ms);
 

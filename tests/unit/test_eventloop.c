@@ -78,8 +78,14 @@ TEST(removed_source_is_not_dispatched_later_in_the_batch)
 }
 
 struct fake_poller {
-	int polls, begins, ends, work;
+	int polls, begins, ends, work, efd;
+	bool idle, wake_at_end;
 };
+
+static bool fp_active(void *opaque)
+{
+	return !((struct fake_poller *)opaque)->idle;
+}
 
 static bool fp_poll(void *opaque)
 {
@@ -100,7 +106,13 @@ static void fp_begin(void *opaque)
 
 static bool fp_end(void *opaque)
 {
-	((struct fake_poller *)opaque)->ends++;
+	struct fake_poller *f = opaque;
+	uint64_t one = 1;
+
+	f->ends++;
+	/* An event right after a fruitless window: a wider one would have caught it. */
+	if (f->wake_at_end && write(f->efd, &one, sizeof(one)) != sizeof(one))
+		return false;
 	return false;
 }
 
@@ -114,20 +126,23 @@ static void drain_efd(void *opaque, uint32_t events)
 }
 
 /*
- * Adaptive polling: off until a bound is set; the window opens after a quick wake-up,
- * doubles while wake-ups come within the bound, and halves to nothing after long
- * sleeps; work found in a window is handled without sleeping; begin and end pair up.
+ * Adaptive polling: off until a bound is set and while no poller is active; the window
+ * opens after a quick wake-up, doubles while events come right after fruitless windows,
+ * halves to nothing after long sleeps; a ready source is dispatched without a window;
+ * work found in a window is handled without sleeping; begin and end pair up.
  */
 TEST(adaptive_polling_window)
 {
 	struct event_loop loop;
 	struct fake_poller f = { 0 };
-	struct ev_poller p = { .poll = fp_poll, .begin = fp_begin, .end = fp_end, .opaque = &f };
+	struct ev_poller p = { .active = fp_active, .poll = fp_poll, .begin = fp_begin,
+			       .end = fp_end, .opaque = &f };
 	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	struct ev_source src = { .fd = efd, .fn = drain_efd, .opaque = &efd };
 	uint64_t one = 1, t0;
 	int i;
 
+	f.efd = efd;
 	CHECK(ev_loop_init(&loop) == 0);
 	CHECK(efd >= 0 && ev_add(&loop, &src, EPOLLIN) == 0);
 	ev_poller_add(&loop, &p);
@@ -138,11 +153,21 @@ TEST(adaptive_polling_window)
 	CHECK_EQ(loop.poll_ns, 0);
 
 	ev_loop_set_poll_max(&loop, 1000000);
+	/* No active poller: quick wake-ups open nothing. */
+	f.idle = true;
+	CHECK(write(efd, &one, sizeof(one)) == sizeof(one));
+	CHECK_EQ(ev_loop_run_once(&loop, 100), 1);
+	CHECK_EQ(loop.poll_ns, 0);
+	f.idle = false;
 	/* A wake-up within the bound opens the window at its first width. */
 	CHECK(write(efd, &one, sizeof(one)) == sizeof(one));
 	CHECK_EQ(ev_loop_run_once(&loop, 100), 1);
 	CHECK_EQ(f.polls, 0);
 	CHECK_EQ(loop.poll_ns, EV_POLL_START_NS);
+	/* A source already ready is dispatched at once, without a window. */
+	CHECK(write(efd, &one, sizeof(one)) == sizeof(one));
+	CHECK_EQ(ev_loop_run_once(&loop, 100), 1);
+	CHECK_EQ(f.begins, 0);
 	/* Work found while polling: handled, no sleep (the timeout would be 10 s). */
 	f.work = 1;
 	t0 = util_now_ns();
@@ -151,12 +176,12 @@ TEST(adaptive_polling_window)
 	CHECK_EQ(f.begins, 1);
 	CHECK_EQ(f.ends, 1);
 	CHECK_EQ(loop.poll_ns, EV_POLL_START_NS);
-	/* Wake-ups that come right after a fruitless window widen it up to the bound. */
-	for (i = 0; i < 20 && loop.poll_ns < 1000000; i++) {
-		CHECK(write(efd, &one, sizeof(one)) == sizeof(one));
+	/* Events right after fruitless windows widen them up to the bound. */
+	f.wake_at_end = true;
+	for (i = 0; i < 20 && loop.poll_ns < 1000000; i++)
 		CHECK_EQ(ev_loop_run_once(&loop, 100), 1);
-	}
 	CHECK_EQ(loop.poll_ns, 1000000);
+	f.wake_at_end = false;
 	CHECK_EQ(f.begins, f.ends);
 	/* Sleeps longer than the bound narrow it, then close it. */
 	CHECK_EQ(ev_loop_run_once(&loop, 5), 0);

@@ -127,6 +127,7 @@ struct virtio_blk {
 	bool ring_on_loop;
 	uint64_t activation_ns;
 	struct ev_poller poller;
+	uint64_t busy_ns; /* the loop's thread saw a kick or a completion, or polled work */
 	/*
 	 * A reset from a vCPU thread on a defer ring: the vCPU cannot reap, so it waits on
 	 * drained (device lock released) while the VMM thread reaps and drops the results.
@@ -695,7 +696,10 @@ static bool process_queue(struct virtio_blk *blk)
 
 static void queue_notify(struct virtio_mmio_dev *vdev, unsigned int qidx)
 {
-	process_queue(to_blk(vdev));
+	struct virtio_blk *blk = to_blk(vdev);
+
+	blk->busy_ns = util_now_ns(); /* the loop's thread (kick_event) */
+	process_queue(blk);
 }
 
 /*
@@ -791,6 +795,9 @@ static void ring_service(struct virtio_blk *blk)
 		freed = reap(blk, &pushed);
 		defer_recheck(blk);
 	} else {
+		/* A COOP ring's flagged task work (the poller makes no system call to run it). */
+		if (!blk->defer && (IO_URING_READ_ONCE(*blk->ring.sq.kflags) & IORING_SQ_TASKRUN))
+			io_uring_get_events(&blk->ring);
 		freed = reap(blk, &pushed);
 	}
 	if (blk->draining) {
@@ -817,15 +824,34 @@ static bool blk_live(struct virtio_blk *blk)
 	       !(blk->mmio.status & VIRTIO_STATUS_NEEDS_RESET) && blk->mmio.queues[0].active;
 }
 
-/* Completions the loop has not taken yet (lock held). */
+/*
+ * Completions the loop has not taken yet (lock held): CQEs posted, or task work the
+ * kernel flags (TASKRUN_FLAG on both ring kinds: a polling thread makes no system call
+ * that would run it), or deferred work a bounded run left.
+ */
 static bool ring_has_work(struct virtio_blk *blk)
 {
 	if (!blk->ring_ready)
 		return false;
-	if (blk->defer)
-		return blk->defer_left ||
-		       (IO_URING_READ_ONCE(*blk->ring.sq.kflags) & IORING_SQ_TASKRUN);
-	return io_uring_cq_ready(&blk->ring) > 0;
+	return io_uring_cq_ready(&blk->ring) > 0 || blk->defer_left ||
+	       (IO_URING_READ_ONCE(*blk->ring.sq.kflags) & IORING_SQ_TASKRUN);
+}
+
+/* A drive idle this long is not polled: its next request comes with a kick. */
+#define BLK_POLL_IDLE_NS 1000000ULL
+
+static bool blk_poll_active(void *opaque)
+{
+	struct virtio_blk *blk = opaque;
+	bool live = true; /* the lock is busy: a vCPU is at the device, so it is */
+
+	if (util_now_ns() - blk->busy_ns > BLK_POLL_IDLE_NS)
+		return false;
+	if (pthread_mutex_trylock(&blk->mmio.lock) == 0) {
+		live = blk_live(blk);
+		pthread_mutex_unlock(&blk->mmio.lock);
+	}
+	return live;
 }
 
 static bool blk_poll(void *opaque)
@@ -833,7 +859,9 @@ static bool blk_poll(void *opaque)
 	struct virtio_blk *blk = opaque;
 	bool found = false;
 
-	pthread_mutex_lock(&blk->mmio.lock);
+	/* Not the lock a vCPU waits for: such a spin would keep taking it back. */
+	if (pthread_mutex_trylock(&blk->mmio.lock))
+		return false;
 	if (ring_has_work(blk)) {
 		ring_service(blk);
 		found = true;
@@ -841,6 +869,8 @@ static bool blk_poll(void *opaque)
 	if (blk_live(blk) && virtq_has_avail(&blk->mmio.queues[0]))
 		found |= process_queue(blk);
 	pthread_mutex_unlock(&blk->mmio.lock);
+	if (found)
+		blk->busy_ns = util_now_ns();
 	return found;
 }
 
@@ -872,6 +902,7 @@ static void ring_event(void *opaque, uint32_t events)
 {
 	struct virtio_blk *blk = opaque;
 
+	blk->busy_ns = util_now_ns();
 	pthread_mutex_lock(&blk->mmio.lock);
 	ring_service(blk);
 	pthread_mutex_unlock(&blk->mmio.lock);
@@ -1064,7 +1095,8 @@ static int blk_activate(struct virtio_mmio_dev *vdev)
 		}
 	}
 	if (r == -EINVAL)
-		r = io_uring_queue_init(VIRTQ_MAX_SIZE, &blk->ring, IORING_SETUP_COOP_TASKRUN);
+		r = io_uring_queue_init(VIRTQ_MAX_SIZE, &blk->ring,
+					IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
 	if (r == -EINVAL)
 		r = io_uring_queue_init(VIRTQ_MAX_SIZE, &blk->ring, 0);
 	if (r < 0) {
@@ -1180,8 +1212,9 @@ int virtio_blk_create(struct virtio_blk **out, const struct drive_cfg *cfg,
 		blk->rl_on_loop = false;
 		goto fail;
 	}
-	blk->poller = (struct ev_poller){ .poll = blk_poll, .begin = blk_poll_begin,
-					  .end = blk_poll_end, .opaque = blk };
+	blk->poller = (struct ev_poller){ .active = blk_poll_active, .poll = blk_poll,
+					  .begin = blk_poll_begin, .end = blk_poll_end,
+					  .opaque = blk };
 	ev_poller_add(env->loop, &blk->poller);
 	*out = blk;
 	return 0;

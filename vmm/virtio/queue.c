@@ -31,8 +31,20 @@ static uint64_t used_size(uint16_t num)
 	return 6ULL + 8ULL * num; /* flags, idx, ring[num], avail_event */
 }
 
+static void set_avail_event(struct virtq *q, uint16_t idx);
+
 void virtq_reset(struct virtq *q)
 {
+	/*
+	 * Reset inside a polling window: take the kick suppression back out of the rings
+	 * (the driver may reuse them as they are), as virtq_resume_notify would.
+	 */
+	if (q->active && q->notify_off) {
+		if (q->event_idx)
+			set_avail_event(q, q->last_avail);
+		else
+			__atomic_store_n(&q->used[0], 0, __ATOMIC_RELAXED);
+	}
 	memset(q, 0, sizeof(*q));
 }
 
