@@ -74,23 +74,50 @@ void ev_poller_del(struct event_loop *loop, struct ev_poller *p)
 	}
 }
 
-/* One polling window: true when a poller found work. */
-static bool run_pollers(struct event_loop *loop, uint64_t t0)
+/* Ready sources are looked for this often during a window: they must not wait it out. */
+#define EV_POLL_CHECK_NS 8000ULL
+
+/* Marks the active pollers (only they take part in a window); true if any is. */
+static bool pollers_active(struct event_loop *loop)
 {
-	uint64_t end = t0 + loop->poll_ns, now;
+	bool any = false;
+
+	for (struct ev_poller *p = loop->pollers; p; p = p->next) {
+		p->in_window = p->active(p->opaque);
+		any |= p->in_window;
+	}
+	return any;
+}
+
+/*
+ * One polling window over the active pollers: true when one found work. Sources that
+ * become ready meanwhile end it early, with *n and evs set by the epoll_wait(0) that
+ * saw them.
+ */
+static bool run_pollers(struct event_loop *loop, uint64_t t0, struct epoll_event *evs, int *n)
+{
+	uint64_t end = t0 + loop->poll_ns, check = t0 + EV_POLL_CHECK_NS, now;
 	bool found = false;
 	struct ev_poller *p;
 
+	*n = 0;
 	for (p = loop->pollers; p; p = p->next)
-		p->begin(p->opaque);
+		if (p->in_window)
+			p->begin(p->opaque);
 	do {
 		for (p = loop->pollers; p; p = p->next)
-			found |= p->poll(p->opaque);
+			if (p->in_window)
+				found |= p->poll(p->opaque);
 		now = util_now_ns();
-	} while (!found && now < end);
+		if (!found && now >= check) {
+			*n = epoll_wait(loop->epfd, evs, EV_BATCH, 0);
+			check = now + EV_POLL_CHECK_NS;
+		}
+	} while (!found && *n == 0 && now < end);
 	/* Notifications back on; what came in between is handled here (no kick for it). */
 	for (p = loop->pollers; p; p = p->next)
-		found |= p->end(p->opaque);
+		if (p->in_window)
+			found |= p->end(p->opaque);
 	loop->poll_stats.windows++;
 	loop->poll_stats.hits += found;
 	loop->poll_stats.ns += util_now_ns() - t0;
@@ -107,42 +134,40 @@ static void adapt(struct event_loop *loop, uint64_t wait_ns)
 					      : MIN(EV_POLL_START_NS, loop->poll_max_ns);
 }
 
-static bool pollers_active(struct event_loop *loop)
-{
-	for (struct ev_poller *p = loop->pollers; p; p = p->next)
-		if (p->active(p->opaque))
-			return true;
-	return false;
-}
-
 int ev_loop_run_once(struct event_loop *loop, int timeout_ms)
 {
 	struct epoll_event evs[EV_BATCH];
 	struct event_loop *outer_loop = cur_loop;
 	struct epoll_event *outer_batch = cur_batch;
 	int outer_n = cur_n, outer_next = cur_next;
-	bool adaptive = loop->poll_max_ns && timeout_ms != 0 && loop->pollers &&
-			pollers_active(loop);
-	uint64_t t0 = adaptive ? util_now_ns() : 0;
-	int n = 0, found = 0;
+	bool adaptive = loop->poll_max_ns && timeout_ms != 0 && loop->pollers;
+	uint64_t t0 = 0;
+	int n = 0, found = 0, err = 0;
 
+	if (adaptive && !pollers_active(loop)) {
+		loop->poll_ns = 0; /* idle: the next busy spell starts small */
+		adaptive = false;
+	}
+	if (adaptive)
+		t0 = util_now_ns();
 	if (adaptive && loop->poll_ns) {
 		/* What is ready already goes first: a window would only delay it. */
 		n = epoll_wait(loop->epfd, evs, EV_BATCH, 0);
-		if (n != 0) {
-			adaptive = false;
-		} else if (run_pollers(loop, t0)) {
+		if (n == 0 && run_pollers(loop, t0, evs, &n)) {
 			found = 1;
 			timeout_ms = 0; /* work done: only collect what else is ready */
-			adaptive = false;
 		}
+		if (n != 0 || found)
+			adaptive = false;
 	}
 	if (n == 0)
 		n = epoll_wait(loop->epfd, evs, EV_BATCH, timeout_ms);
+	if (n < 0)
+		err = errno;
 	if (adaptive)
 		adapt(loop, util_now_ns() - t0);
 	if (n < 0)
-		return errno == EINTR ? found : -errno;
+		return err == EINTR ? found : -err;
 	cur_loop = loop;
 	cur_batch = evs;
 	cur_n = n;

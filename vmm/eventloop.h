@@ -37,6 +37,7 @@ struct ev_poller {
 	bool (*end)(void *opaque);
 	void *opaque;
 	struct ev_poller *next;
+	bool in_window; /* active() said yes: takes part in this window */
 };
 
 struct ev_poll_stats {
@@ -78,8 +79,8 @@ int ev_mod(struct event_loop *loop, struct ev_source *src, uint32_t events);
  */
 int ev_del(struct event_loop *loop, struct ev_source *src);
 /*
- * Poll (see struct ev_poller) if the window is open and no source is ready, then wait up
- * to timeout_ms (-1: forever; not at all when polling found work) and dispatch ready
+ * Poll (see struct ev_poller) if the window is open and no source is ready (one that
+ * becomes ready ends the window within EV_POLL_CHECK_NS), then wait up to timeout_ms (-1: forever; not at all when polling found work) and dispatch ready
  * sources. Returns the number of sources dispatched plus one if polling found work, or
  * -errno.
  */

@@ -127,7 +127,10 @@ struct virtio_blk {
 	bool ring_on_loop;
 	uint64_t activation_ns;
 	struct ev_poller poller;
-	uint64_t busy_ns; /* the loop's thread saw a kick or a completion, or polled work */
+	/* The loop thread's own: */
+	uint64_t busy_ns; /* it saw a kick or a completion, or polled work */
+	volatile uint16_t *poll_avail; /* the avail index during a window (begin) */
+	uint16_t poll_avail_seen; /* where the last look under the lock left it */
 	/*
 	 * A reset from a vCPU thread on a defer ring: the vCPU cannot reap, so it waits on
 	 * drained (device lock released) while the VMM thread reaps and drops the results.
@@ -838,36 +841,54 @@ static bool ring_has_work(struct virtio_blk *blk)
 }
 
 /* A drive idle this long is not polled: its next request comes with a kick. */
-#define BLK_POLL_IDLE_NS 1000000ULL
+static uint64_t poll_idle_ns = 1000000;
+
+void virtio_blk_set_poll_idle_ns(uint64_t ns)
+{
+	poll_idle_ns = ns;
+}
 
 static bool blk_poll_active(void *opaque)
 {
 	struct virtio_blk *blk = opaque;
-	bool live = true; /* the lock is busy: a vCPU is at the device, so it is */
 
-	if (util_now_ns() - blk->busy_ns > BLK_POLL_IDLE_NS)
-		return false;
-	if (pthread_mutex_trylock(&blk->mmio.lock) == 0) {
-		live = blk_live(blk);
-		pthread_mutex_unlock(&blk->mmio.lock);
-	}
-	return live;
+	/* busy_ns and poll_avail are the loop thread's own (blk_poll_begin sets them). */
+	return util_now_ns() - blk->busy_ns <= poll_idle_ns;
+}
+
+/*
+ * Work a window should take the lock for: the avail index moved from what the last
+ * look left behind (through the ring pointer begin() saw: guest RAM stays mapped, so
+ * it is safe to read even after a reset), or the ring has completions or task work.
+ * Looked at without the lock, so that a vCPU waiting for it gets it.
+ */
+static bool blk_poll_peek(struct virtio_blk *blk)
+{
+	if (blk->poll_avail &&
+	    __atomic_load_n(blk->poll_avail, __ATOMIC_ACQUIRE) != blk->poll_avail_seen)
+		return true;
+	return blk->ring_ready &&
+	       (io_uring_cq_ready(&blk->ring) > 0 || blk->defer_left ||
+		(IO_URING_READ_ONCE(*blk->ring.sq.kflags) & IORING_SQ_TASKRUN));
 }
 
 static bool blk_poll(void *opaque)
 {
 	struct virtio_blk *blk = opaque;
+	struct virtq *q = &blk->mmio.queues[0];
 	bool found = false;
 
-	/* Not the lock a vCPU waits for: such a spin would keep taking it back. */
-	if (pthread_mutex_trylock(&blk->mmio.lock))
+	if (!blk_poll_peek(blk) || pthread_mutex_trylock(&blk->mmio.lock))
 		return false;
 	if (ring_has_work(blk)) {
 		ring_service(blk);
 		found = true;
 	}
-	if (blk_live(blk) && virtq_has_avail(&blk->mmio.queues[0]))
+	if (blk_live(blk) && virtq_has_avail(q))
 		found |= process_queue(blk);
+	/* What is left (throttled, or the queue went away) does not call for the lock. */
+	if (blk->poll_avail)
+		blk->poll_avail_seen = __atomic_load_n(blk->poll_avail, __ATOMIC_ACQUIRE);
 	pthread_mutex_unlock(&blk->mmio.lock);
 	if (found)
 		blk->busy_ns = util_now_ns();
@@ -877,10 +898,18 @@ static bool blk_poll(void *opaque)
 static void blk_poll_begin(void *opaque)
 {
 	struct virtio_blk *blk = opaque;
+	struct virtq *q = &blk->mmio.queues[0];
 
-	pthread_mutex_lock(&blk->mmio.lock);
-	if (blk_live(blk))
-		virtq_suppress_notify(&blk->mmio.queues[0]);
+	blk->poll_avail = NULL;
+	/* A vCPU at the device (a reset, say): this window leaves the drive alone. */
+	if (pthread_mutex_trylock(&blk->mmio.lock))
+		return;
+	if (blk_live(blk)) {
+		virtq_suppress_notify(q);
+		blk->poll_avail = &q->avail[1];
+		/* Entries already there count as new: the first look takes them. */
+		blk->poll_avail_seen = q->last_avail;
+	}
 	pthread_mutex_unlock(&blk->mmio.lock);
 }
 
@@ -890,6 +919,9 @@ static bool blk_poll_end(void *opaque)
 	struct virtq *q = &blk->mmio.queues[0];
 	bool found = false;
 
+	if (!blk->poll_avail)
+		return false; /* begin() left the drive alone */
+	blk->poll_avail = NULL;
 	pthread_mutex_lock(&blk->mmio.lock);
 	/* A reset in between cleared notify_off with the rest of the queue. */
 	if (q->notify_off && virtq_resume_notify(q) && blk_live(blk))

@@ -42,6 +42,11 @@ void virtio_blk_destroy(struct virtio_blk *blk);
  */
 void virtio_blk_set_loop_pinned(bool pinned);
 /*
+ * Adaptive polling (struct ev_poller) takes a drive into its windows only while the
+ * drive saw a kick, a completion or polled work within this long (default 1 ms).
+ */
+void virtio_blk_set_poll_idle_ns(uint64_t ns);
+/*
  * VMM thread, while it waits for vCPUs (pause, stop): reap for a vCPU whose reset waits
  * on this thread (a defer ring), so that vCPU can get on. Nothing to do otherwise.
  */
