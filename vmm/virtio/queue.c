@@ -31,6 +31,8 @@ static uint64_t used_size(uint16_t num)
 	return 6ULL + 8ULL * num; /* flags, idx, ring[num], avail_event */
 }
 
+#define VIRTQ_USED_F_NO_NOTIFY 1
+
 static void set_avail_event(struct virtq *q, uint16_t idx);
 
 void virtq_reset(struct virtq *q)
@@ -267,8 +269,6 @@ bool virtq_enable_notify(struct virtq *q)
 	}
 	return virtq_has_avail(q);
 }
-
-#define VIRTQ_USED_F_NO_NOTIFY 1
 
 void virtq_suppress_notify(struct virtq *q)
 {

@@ -108,8 +108,8 @@ bool virtq_enable_notify(struct virtq *q);
 
 /*
  * While the device polls the ring: ask the driver not to kick (EVENT_IDX: avail_event
- * stops advancing, so the driver's vring_need_event() says no; otherwise the used
- * ring's NO_NOTIFY flag). virtq_enable_notify() leaves the request in place until
+ * just behind the device's position, so the driver's vring_need_event() says no;
+ * otherwise the used ring's NO_NOTIFY flag). virtq_enable_notify() leaves the request in place until
  * virtq_resume_notify() lifts it, which returns like virtq_enable_notify().
  */
 void virtq_suppress_notify(struct virtq *q);
