@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 JOBS=${JOBS:-$(nproc)}
 passed=0 failed=0 skipped=0
-failures=()
+failing=() # what failed (not "failures": lib.sh, sourced below, counts those)
 log_dir=build/test-logs
 mkdir -p "$log_dir"
 
@@ -23,11 +23,11 @@ add_unit() { # LABEL LOGFILE RC
 	local line p f s
 	line=$(grep -E '^unit: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$2" | tail -n1)
 	if [ -z "$line" ]; then
-		failed=$((failed + 1)); failures+=("$1 (no summary)"); return
+		failed=$((failed + 1)); failing+=("$1 (no summary)"); return
 	fi
 	read -r p f s < <(echo "$line" | sed -E 's/unit: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped/\1 \2 \3/')
 	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
-	[ "$f" -eq 0 ] && [ "$3" -eq 0 ] || failures+=("$1")
+	[ "$f" -eq 0 ] && [ "$3" -eq 0 ] || failing+=("$1")
 	[ "$f" -eq 0 ] && [ "$3" -ne 0 ] && failed=$((failed + 1))
 }
 
@@ -36,7 +36,7 @@ add_script() { # LABEL RC
 	case $2 in
 	0) passed=$((passed + 1)) ;;
 	77) skipped=$((skipped + 1)) ;;
-	*) failed=$((failed + 1)); failures+=("$1 (exit $2)") ;;
+	*) failed=$((failed + 1)); failing+=("$1 (exit $2)") ;;
 	esac
 }
 
@@ -65,7 +65,7 @@ if make -s guest >"$log_dir/guest.log" 2>&1; then
 	echo "ok"
 else
 	tail -n 40 "$log_dir/guest.log"
-	failed=$((failed + 1)); failures+=("make guest")
+	failed=$((failed + 1)); failing+=("make guest")
 fi
 
 for mode in release asan; do
@@ -147,7 +147,7 @@ else
 	n=$(suite_cmd | wc -l)
 	if [ "$hrc" -ne 0 ] && [ "$hrc" -ne 77 ] && [ "$hrc" -ne 125 ]; then
 		tail -n 20 "$log_dir/kvmhost-probe.log"
-		failed=$((failed + 1)); failures+=("tests/kvmhost probe (status $hrc)")
+		failed=$((failed + 1)); failing+=("tests/kvmhost probe (status $hrc)")
 	elif [ "$hrc" -ne 0 ]; then
 		tail -n 20 "$log_dir/kvmhost-probe.log"
 		echo "  SKIP: no nested KVM available either (harness status $hrc); $n KVM tests not run"
@@ -160,7 +160,7 @@ else
 fi
 
 stage "summary"
-[ ${#failures[@]} -gt 0 ] && printf 'failed: %s\n' "${failures[@]}"
+[ ${#failing[@]} -gt 0 ] && printf 'failed: %s\n' "${failing[@]}"
 echo "logs: $log_dir/"
 echo "all: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -185,7 +185,7 @@ static void device_reset(struct virtio_mmio_dev *dev)
 	if (dev->ops->reset)
 		dev->ops->reset(dev);
 	for (unsigned int i = 0; i < VIRTIO_MMIO_MAX_QUEUES; i++)
-		virtq_reset(&dev->queues[i]);
+		virtq_reset_live(&dev->queues[i]);
 	dev->status = 0;
 	dev->isr = 0;
 	dev->acked = 0;

@@ -37,6 +37,11 @@ static void set_avail_event(struct virtq *q, uint16_t idx);
 
 void virtq_reset(struct virtq *q)
 {
+	memset(q, 0, sizeof(*q));
+}
+
+void virtq_reset_live(struct virtq *q)
+{
 	/*
 	 * Reset inside a polling window: take the kick suppression back out of the rings
 	 * (the driver may reuse them as they are), as virtq_resume_notify would.
@@ -47,7 +52,7 @@ void virtq_reset(struct virtq *q)
 		else
 			__atomic_store_n(&q->used[0], 0, __ATOMIC_RELAXED);
 	}
-	memset(q, 0, sizeof(*q));
+	virtq_reset(q);
 }
 
 static bool num_valid(uint16_t num)

@@ -64,8 +64,13 @@ struct virtq {
 	bool signalled_valid;
 };
 
-/* Forget everything (device reset). */
+/* Forget everything (also: initialise). */
 void virtq_reset(struct virtq *q);
+/*
+ * Device reset of a queue set up by virtq_activate() or virtq_reset(): as virtq_reset,
+ * after taking a polling window's kick suppression back out of the guest's rings.
+ */
+void virtq_reset_live(struct virtq *q);
 
 /*
  * Check that num is a power of two <= VIRTQ_MAX_SIZE and that the three areas lie in
