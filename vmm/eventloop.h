@@ -80,9 +80,9 @@ int ev_mod(struct event_loop *loop, struct ev_source *src, uint32_t events);
 int ev_del(struct event_loop *loop, struct ev_source *src);
 /*
  * Poll (see struct ev_poller) if the window is open and no source is ready (one that
- * becomes ready ends the window within EV_POLL_CHECK_NS), then wait up to timeout_ms (-1: forever; not at all when polling found work) and dispatch ready
- * sources. Returns the number of sources dispatched plus one if polling found work, or
- * -errno.
+ * becomes ready ends the window within 8 us), then wait up to timeout_ms (-1: forever;
+ * not at all when polling found work) and dispatch ready sources. Returns the number of
+ * sources dispatched plus one if polling found work, or -errno.
  */
 int ev_loop_run_once(struct event_loop *loop, int timeout_ms);
 

@@ -828,9 +828,10 @@ static bool blk_live(struct virtio_blk *blk)
 }
 
 /*
- * Completions the loop has not taken yet (lock held): CQEs posted, or task work the
- * kernel flags (TASKRUN_FLAG on both ring kinds: a polling thread makes no system call
- * that would run it), or deferred work a bounded run left.
+ * Completions the loop has not taken yet: CQEs posted, or task work the kernel flags
+ * (TASKRUN_FLAG on both ring kinds: a polling thread makes no system call that would
+ * run it), or deferred work a bounded run left. Only the loop's thread changes what this
+ * reads, so it needs no lock there.
  */
 static bool ring_has_work(struct virtio_blk *blk)
 {
@@ -867,9 +868,7 @@ static bool blk_poll_peek(struct virtio_blk *blk)
 	if (blk->poll_avail &&
 	    __atomic_load_n(blk->poll_avail, __ATOMIC_ACQUIRE) != blk->poll_avail_seen)
 		return true;
-	return blk->ring_ready &&
-	       (io_uring_cq_ready(&blk->ring) > 0 || blk->defer_left ||
-		(IO_URING_READ_ONCE(*blk->ring.sq.kflags) & IORING_SQ_TASKRUN));
+	return ring_has_work(blk);
 }
 
 static bool blk_poll(void *opaque)
