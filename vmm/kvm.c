@@ -131,15 +131,24 @@ int kvm_irqfd(int vm_fd, int fd, uint32_t gsi, bool assign)
 	return ioctl(vm_fd, KVM_IRQFD, &i) < 0 ? -errno : 0;
 }
 
-int kvm_ioeventfd(int vm_fd, uint64_t addr, uint64_t datamatch, int fd, bool assign)
+int kvm_ioeventfd(int vm_fd, uint64_t addr, uint64_t datamatch, bool wildcard, int fd,
+		  bool assign)
 {
 	struct kvm_ioeventfd e = {
-		.datamatch = datamatch,
+		.datamatch = wildcard ? 0 : datamatch,
 		.addr = addr,
-		.len = 4,
+		.len = wildcard ? 0 : 4,
 		.fd = fd,
-		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH | (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
+		.flags = (wildcard ? 0 : KVM_IOEVENTFD_FLAG_DATAMATCH) |
+			 (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
 	};
 
 	return ioctl(vm_fd, KVM_IOEVENTFD, &e) < 0 ? -errno : 0;
+}
+
+int kvm_vm_check_extension(int vm_fd, long cap)
+{
+	int r = ioctl(vm_fd, KVM_CHECK_EXTENSION, cap);
+
+	return r < 0 ? -errno : r;
 }

@@ -19,8 +19,12 @@ int kvm_create_vm(int kvm_fd, const struct guest_mem *mem, int *vm_fd, struct co
 int kvm_get_supported_cpuid(int kvm_fd, struct kvm_cpuid2 **out);
 int kvm_irq_line(int vm_fd, uint32_t gsi, int level);
 int kvm_irqfd(int vm_fd, int fd, uint32_t gsi, bool assign);
-/* 4-byte MMIO write of datamatch at addr signals fd. */
-int kvm_ioeventfd(int vm_fd, uint64_t addr, uint64_t datamatch, int fd, bool assign);
+/* A 4-byte MMIO write of datamatch at addr signals fd; with wildcard, a write of any size
+   and value does (len 0: KVM's fast MMIO path; needs KVM_CAP_IOEVENTFD_ANY_LENGTH). */
+int kvm_ioeventfd(int vm_fd, uint64_t addr, uint64_t datamatch, bool wildcard, int fd,
+		  bool assign);
+/* KVM_CHECK_EXTENSION on a VM fd: > 0 when cap is there. */
+int kvm_vm_check_extension(int vm_fd, long cap);
 
 /* Per-vCPU CPUID: topology (APIC id, counts) and the hypervisor bit. */
 int cpuid_setup_vcpu(int vcpu_fd, const struct kvm_cpuid2 *supported, unsigned int vcpu_id,

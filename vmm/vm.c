@@ -102,11 +102,12 @@ static void vm_stop_event(void *opaque, uint32_t events)
 		vm->on_stop(vm->on_stop_opaque, vm->exit_code);
 }
 
-static int vm_set_ioeventfd(void *ctx, uint64_t addr, uint64_t datamatch, int fd, bool assign)
+static int vm_set_ioeventfd(void *ctx, uint64_t addr, uint64_t datamatch, bool wildcard, int fd,
+			    bool assign)
 {
 	struct vm *vm = ctx;
 
-	return kvm_ioeventfd(vm->vm_fd, addr, datamatch, fd, assign);
+	return kvm_ioeventfd(vm->vm_fd, addr, datamatch, wildcard, fd, assign);
 }
 
 /* "<what>: <strerror>" into err; returns e. */
@@ -238,6 +239,7 @@ static struct virtio_mmio_env vm_virtio_env(struct vm *vm)
 		.mem = &vm->mem,
 		.loop = vm->loop,
 		.set_ioeventfd = vm_set_ioeventfd,
+		.ioeventfd_wildcard = vm->ioeventfd_wildcard,
 		.ctx = vm,
 	};
 }
@@ -416,6 +418,12 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct event_loop *loo
 	r = kvm_create_vm(vm->kvm_fd, &vm->mem, &vm->vm_fd, err);
 	if (r)
 		return r;
+	vm->ioeventfd_wildcard = kvm_vm_check_extension(vm->vm_fd, KVM_CAP_IOEVENTFD_ANY_LENGTH) > 0;
+	if (!vm->ioeventfd_wildcard)
+		log_info("KVM lacks KVM_CAP_IOEVENTFD_ANY_LENGTH: kicks are matched by value, "
+			 "through instruction emulation (no fast MMIO path)");
+	else
+		log_debug("queue kicks of one-queue devices take KVM's fast MMIO path");
 	r = kvm_get_supported_cpuid(vm->kvm_fd, &vm->cpuid);
 	if (r)
 		return vm_fail(err, r, "KVM_GET_SUPPORTED_CPUID");

@@ -83,6 +83,7 @@ struct vm {
 	struct event_loop *loop;
 	struct vm_opts opts;
 	bool nested_compat; /* nested-PVM host workarounds in force */
+	bool ioeventfd_wildcard; /* KVM_CAP_IOEVENTFD_ANY_LENGTH: one-queue kicks on fast MMIO */
 
 	unsigned int nvcpus;
 	struct vcpu vcpus[CONFIG_MAX_VCPUS];

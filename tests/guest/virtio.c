@@ -106,7 +106,8 @@ bool vq_wait(struct vdev *d, uint16_t n)
 static struct blk_req req_hdr;
 static uint8_t req_status;
 
-uint8_t blk_rw(struct vdev *d, uint32_t type, uint64_t sector, void *buf, uint32_t len)
+volatile uint8_t *blk_post(struct vdev *d, uint32_t type, uint64_t sector, void *buf,
+			   uint32_t len)
 {
 	struct vq *q = d->vq;
 	uint16_t n = 0;
@@ -127,8 +128,15 @@ uint8_t blk_rw(struct vdev *d, uint32_t type, uint64_t sector, void *buf, uint32
 	}
 	q->desc[n] = (struct vdesc){ (uint64_t)(uintptr_t)&req_status, 1, VRING_DESC_F_WRITE, 0 };
 	vq_submit(d, 0);
+	return &req_status;
+}
+
+uint8_t blk_rw(struct vdev *d, uint32_t type, uint64_t sector, void *buf, uint32_t len)
+{
+	volatile uint8_t *status = blk_post(d, type, sector, buf, len);
+
 	vq_kick(d);
 	if (!vq_wait(d, 1))
 		return BLK_S_NONE;
-	return *(volatile uint8_t *)&req_status;
+	return *status;
 }

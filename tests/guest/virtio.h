@@ -102,7 +102,10 @@ void vq_kick(struct vdev *d);
 /* Wait until n more used entries appear; false on timeout. */
 bool vq_wait(struct vdev *d, uint16_t n);
 
-/* One synchronous block request through descriptors base..base+2. Returns the status. */
+/* Post one block request through descriptors 0..2, without a kick; its status byte. */
+volatile uint8_t *blk_post(struct vdev *d, uint32_t type, uint64_t sector, void *buf,
+			   uint32_t len);
+/* One synchronous block request through descriptors 0..2. Returns the status. */
 uint8_t blk_rw(struct vdev *d, uint32_t type, uint64_t sector, void *buf, uint32_t len);
 
 #endif

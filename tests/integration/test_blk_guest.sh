@@ -51,6 +51,12 @@ ok = (img[at:at + 4096] == written and img[:at] == orig[:at]
 sys.exit(0 if ok else 1)
 PY
 	expect "$engine: the read-only drive is unchanged" cmp -s "$TMP/d1.img" "$TMP/pattern.img"
+	# A one-byte QueueNotify write kicks only through an any-length ioeventfd (KVM's
+	# fast MMIO path), which the VMM registers unless it logs that KVM lacks it.
+	served=$(grep -o '1-byte kick served: [a-z]*' "$TMP/blk-$engine.out" | awk '{ print $NF }')
+	want=yes
+	grep -q 'lacks KVM_CAP_IOEVENTFD_ANY_LENGTH' "$TMP/blk-$engine.out" && want=no
+	expect "$engine: a 1-byte kick is served: '$served', want '$want'" test "$served" = "$want"
 	chmod 0644 "$TMP/d1.img"
 	if [ "$engine" = Async ]; then
 		# The VMM's own thread owns the ring: DEFER_TASKRUN wherever the kernel has it.

@@ -17,7 +17,7 @@ struct dummy {
 	struct virtio_mmio_dev mmio;
 	uint8_t config[12];
 	int notified[2];
-	int activated, resets, ioeventfds;
+	int activated, resets, ioeventfds, wildcards;
 	int fail_activate;
 };
 
@@ -75,13 +75,15 @@ static const struct virtio_dev_ops dummy_ops = {
 static struct fake_drv drv;
 static struct dummy dum;
 
-static int count_ioeventfd(void *ctx, uint64_t addr, uint64_t datamatch, int fd, bool assign)
+static int count_ioeventfd(void *ctx, uint64_t addr, uint64_t datamatch, bool wildcard, int fd,
+			   bool assign)
 {
 	struct dummy *d = ctx;
 
 	if (addr != 0xd0000000ULL + VIRTIO_MMIO_QUEUE_NOTIFY || datamatch > 1 || fd < 0)
 		return -EINVAL;
 	d->ioeventfds += assign ? 1 : -1;
+	d->wildcards += wildcard ? (assign ? 1 : -1) : 0;
 	return 0;
 }
 
@@ -132,10 +134,41 @@ TEST(ioeventfd_registration)
 	drv.env.ctx = &dum;
 	CHECK_EQ(virtio_mmio_init(&dum.mmio, &dummy_ops, &dum, &drv.env, 0xd0000000ULL), 0);
 	CHECK_EQ(dum.ioeventfds, 2);
+	CHECK_EQ(dum.wildcards, 0);
 	CHECK(virtio_mmio_irqfd(&dum.mmio) >= 0);
 	virtio_mmio_uninit(&dum.mmio);
 	CHECK_EQ(dum.ioeventfds, 0);
 	drv_fini(&drv);
+}
+
+/*
+ * Where KVM takes any-length ioeventfds, a one-queue device's kick matches any write
+ * (KVM's fast MMIO path); a device with more queues needs the value to tell them apart.
+ * Deassignment names the same kind, or KVM would not find the registration.
+ */
+TEST(ioeventfd_wildcard_only_for_one_queue)
+{
+	struct virtio_dev_ops one = dummy_ops;
+
+	one.num_queues = 1;
+	for (int cap = 0; cap < 2; cap++) {
+		memset(&dum, 0, sizeof(dum));
+		CHECK_EQ(drv_init(&drv), 0);
+		drv.env.set_ioeventfd = count_ioeventfd;
+		drv.env.ioeventfd_wildcard = cap;
+		drv.env.ctx = &dum;
+		CHECK_EQ(virtio_mmio_init(&dum.mmio, &dummy_ops, &dum, &drv.env, 0xd0000000ULL), 0);
+		CHECK_EQ(dum.ioeventfds, 2);
+		CHECK_EQ(dum.wildcards, 0);
+		virtio_mmio_uninit(&dum.mmio);
+		CHECK_EQ(virtio_mmio_init(&dum.mmio, &one, &dum, &drv.env, 0xd0000000ULL), 0);
+		CHECK_EQ(dum.ioeventfds, 1);
+		CHECK_EQ(dum.wildcards, cap);
+		virtio_mmio_uninit(&dum.mmio);
+		CHECK_EQ(dum.ioeventfds, 0);
+		CHECK_EQ(dum.wildcards, 0);
+		drv_fini(&drv);
+	}
 }
 
 TEST(full_setup_and_notify)

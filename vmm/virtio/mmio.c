@@ -59,12 +59,13 @@ void virtio_mmio_uninit(struct virtio_mmio_dev *dev)
 			ev_del(dev->env.loop, &k->src);
 		if (k->registered_ioeventfd)
 			dev->env.set_ioeventfd(dev->env.ctx, dev->base + VIRTIO_MMIO_QUEUE_NOTIFY, i,
-					       k->src.fd, false);
+					       k->wildcard_ioeventfd, k->src.fd, false);
 		if (k->src.fd >= 0)
 			close(k->src.fd);
 		k->src.fd = -1;
 		k->on_loop = false;
 		k->registered_ioeventfd = false;
+		k->wildcard_ioeventfd = false;
 	}
 	if (dev->irqfd >= 0)
 		close(dev->irqfd);
@@ -112,11 +113,20 @@ int virtio_mmio_init(struct virtio_mmio_dev *dev, const struct virtio_dev_ops *o
 			goto fail;
 		k->on_loop = true;
 		if (env->set_ioeventfd) {
-			r = env->set_ioeventfd(env->ctx, base + VIRTIO_MMIO_QUEUE_NOTIFY, i, k->src.fd,
-					       true);
+			/*
+			 * With one queue there is nothing to match: KVM then takes the write on
+			 * its fast MMIO path (VMX skips the instruction without decoding it)
+			 * instead of emulating it to learn the value. Another queue index
+			 * written there is a kick of queue 0, which finds the ring as it is.
+			 */
+			bool wildcard = ops->num_queues == 1 && env->ioeventfd_wildcard;
+
+			r = env->set_ioeventfd(env->ctx, base + VIRTIO_MMIO_QUEUE_NOTIFY, i,
+					       wildcard, k->src.fd, true);
 			if (r < 0)
 				goto fail;
 			k->registered_ioeventfd = true;
+			k->wildcard_ioeventfd = wildcard;
 		}
 	}
 	return 0;

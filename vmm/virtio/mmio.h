@@ -77,9 +77,13 @@ struct guest_mem;
 struct virtio_mmio_env {
 	struct guest_mem *mem; /* guest RAM; every access via guest_mem_ptr */
 	struct event_loop *loop; /* VMM thread loop: queue kicks and I/O completions run there */
-	/* Register fd as KVM ioeventfd for a 4-byte write of datamatch at addr (QueueNotify); may be
-	   NULL (tests): then a QueueNotify write signals the queue's eventfd directly. */
-	int (*set_ioeventfd)(void *ctx, uint64_t addr, uint64_t datamatch, int fd, bool assign);
+	/* Register fd as KVM ioeventfd for a 4-byte write of datamatch at addr (QueueNotify), or
+	   with wildcard for any write there; may be NULL (tests): then a QueueNotify write
+	   signals the queue's eventfd directly. */
+	int (*set_ioeventfd)(void *ctx, uint64_t addr, uint64_t datamatch, bool wildcard, int fd,
+			     bool assign);
+	/* set_ioeventfd takes wildcard (KVM_CAP_IOEVENTFD_ANY_LENGTH) */
+	bool ioeventfd_wildcard;
 	void *ctx;
 };
 
@@ -116,6 +120,7 @@ struct virtio_mmio_kick {
 	struct virtio_mmio_dev *dev;
 	unsigned int qidx;
 	bool registered_ioeventfd;
+	bool wildcard_ioeventfd; /* registered for any write to QueueNotify */
 	bool on_loop;
 };
 
