@@ -69,9 +69,18 @@ void ev_poller_del(struct event_loop *loop, struct ev_poller *p)
 	for (struct ev_poller **pp = &loop->pollers; *pp; pp = &(*pp)->next) {
 		if (*pp == p) {
 			*pp = p->next;
+			p->polling = false;
 			return;
 		}
 	}
+}
+
+bool ev_poller_start(struct event_loop *loop, struct ev_poller *p)
+{
+	if (!loop->poll_max_ns)
+		return false;
+	p->polling = true;
+	return true;
 }
 
 /* Ready sources are looked for this often during a window: they must not wait it out. */
@@ -90,9 +99,42 @@ static bool pollers_active(struct event_loop *loop)
 }
 
 /*
+ * End the spell of every polling poller, or (all false) only of those left out of the
+ * current window. Notifications go back on; what came in between is handled there
+ * (no kick for it): true if some was.
+ */
+static bool end_spells(struct event_loop *loop, bool all)
+{
+	bool found = false;
+
+	for (struct ev_poller *p = loop->pollers; p; p = p->next) {
+		if (p->polling && (all || !p->in_window)) {
+			p->polling = false;
+			found |= p->end(p->opaque);
+		}
+	}
+	return found;
+}
+
+/*
+ * One look by each poller in a spell, for a pass that runs no window (sources were
+ * ready, or the caller does not block): with their kicks off, a queue would otherwise
+ * wait for as long as other sources keep the loop busy. True if one found work.
+ */
+static bool poll_spells(struct event_loop *loop)
+{
+	bool found = false;
+
+	for (struct ev_poller *p = loop->pollers; p; p = p->next)
+		if (p->polling)
+			found |= p->poll(p->opaque);
+	return found;
+}
+
+/*
  * One polling window over the active pollers: true when one found work. Sources that
  * become ready meanwhile end it early, with *n and evs set by the epoll_wait(0) that
- * saw them.
+ * saw them. A window that found work leaves the spell on.
  */
 static bool run_pollers(struct event_loop *loop, uint64_t t0, struct epoll_event *evs, int *n)
 {
@@ -101,9 +143,12 @@ static bool run_pollers(struct event_loop *loop, uint64_t t0, struct epoll_event
 	struct ev_poller *p;
 
 	*n = 0;
-	for (p = loop->pollers; p; p = p->next)
-		if (p->in_window)
+	for (p = loop->pollers; p; p = p->next) {
+		if (p->in_window && !p->polling) {
+			p->polling = true;
 			p->begin(p->opaque);
+		}
+	}
 	do {
 		for (p = loop->pollers; p; p = p->next)
 			if (p->in_window)
@@ -114,10 +159,8 @@ static bool run_pollers(struct event_loop *loop, uint64_t t0, struct epoll_event
 			check = now + EV_POLL_CHECK_NS;
 		}
 	} while (!found && *n == 0 && now < end);
-	/* Notifications back on; what came in between is handled here (no kick for it). */
-	for (p = loop->pollers; p; p = p->next)
-		if (p->in_window)
-			found |= p->end(p->opaque);
+	if (end_spells(loop, !found))
+		found = true;
 	loop->poll_stats.windows++;
 	loop->poll_stats.hits += found;
 	loop->poll_stats.ns += util_now_ns() - t0;
@@ -143,6 +186,7 @@ int ev_loop_run_once(struct event_loop *loop, int timeout_ms)
 	bool adaptive = loop->poll_max_ns && timeout_ms != 0 && loop->pollers;
 	uint64_t t0 = 0;
 	int n = 0, found = 0, err = 0;
+	bool windowed = false;
 
 	if (adaptive && !pollers_active(loop)) {
 		loop->poll_ns = 0; /* idle: the next busy spell starts small */
@@ -153,17 +197,28 @@ int ev_loop_run_once(struct event_loop *loop, int timeout_ms)
 	if (adaptive && loop->poll_ns) {
 		/* What is ready already goes first: a window would only delay it. */
 		n = epoll_wait(loop->epfd, evs, EV_BATCH, 0);
-		if (n == 0 && run_pollers(loop, t0, evs, &n)) {
+		windowed = n == 0;
+		if (windowed && run_pollers(loop, t0, evs, &n)) {
 			found = 1;
 			timeout_ms = 0; /* work done: only collect what else is ready */
 		}
 		if (n != 0 || found)
 			adaptive = false;
 	}
+	/*
+	 * Never asleep with notifications off: a kick would be lost. What end() finds
+	 * counts as a quick wake-up for adapt(): the guest did come back within the bound.
+	 */
+	if (n == 0 && timeout_ms != 0 && end_spells(loop, true)) {
+		found = 1;
+		timeout_ms = 0;
+	}
 	if (n == 0)
 		n = epoll_wait(loop->epfd, evs, EV_BATCH, timeout_ms);
 	if (n < 0)
 		err = errno;
+	if (!windowed && poll_spells(loop))
+		found = 1;
 	if (adaptive)
 		adapt(loop, util_now_ns() - t0);
 	if (n < 0)

@@ -26,9 +26,15 @@ struct ev_source {
  * submitting its next batch right after a completion finds the device awake and need
  * not exit to kick it. Only while some poller is active (busy lately: an idle or
  * stopped device is not worth a window, and other devices' traffic must not open one).
- * begin() and end() bracket each window: a device turns its guest notifications off in
- * begin() and back on in end(), where it also handles what arrived in between (true if
- * it did). All run on the loop's thread.
+ * begin() and end() bracket a polling spell: a device turns its guest notifications off
+ * in begin() and back on in end(), where it also handles what arrived in between (true
+ * if it did). A spell lasts from a poller's first window while windows keep finding
+ * work, handlers and all, so that the guest's next batch, posted while the loop is still
+ * busy with this one, costs no kick either; it ends with a fruitless window, when the
+ * poller goes idle, and always before the loop blocks; a pass that runs no window (other
+ * sources ready) gives each poller in a spell one look. All run on the loop's thread,
+ * and end() may take its device's lock: a handler holding that lock must not run the
+ * loop (ev_loop_run_once) with a timeout.
  */
 struct ev_poller {
 	bool (*active)(void *opaque);
@@ -38,6 +44,7 @@ struct ev_poller {
 	void *opaque;
 	struct ev_poller *next;
 	bool in_window; /* active() said yes: takes part in this window */
+	bool polling; /* begin() called, end() not yet */
 };
 
 struct ev_poll_stats {
@@ -88,8 +95,19 @@ int ev_loop_run_once(struct event_loop *loop, int timeout_ms);
 
 /* The polling window's upper bound; 0 (the default) turns polling off. */
 void ev_loop_set_poll_max(struct event_loop *loop, uint64_t ns);
-/* Add or remove a poller: on the loop's thread, or while no thread runs the loop. */
+/* Add or remove a poller: on the loop's thread, or while no thread runs the loop. A
+   poller removed during a spell is not ended (end() would serve its queue): remove only
+   those of devices that are going away. */
 void ev_poller_add(struct event_loop *loop, struct ev_poller *p);
 void ev_poller_del(struct event_loop *loop, struct ev_poller *p);
+/*
+ * Start p's spell outside a window, or go on with it, from a handler of its device (a
+ * kick: the guest's next batch may come before the loop polls again). true when polling
+ * is on: the caller then turns its notifications off as begin() would (it may hold the
+ * lock begin() takes), again if need be: a spell whose begin() found the device busy or
+ * reset since suppresses nothing, and the guest's kicks are what show it. The loop ends
+ * the spell as any other.
+ */
+bool ev_poller_start(struct event_loop *loop, struct ev_poller *p);
 
 #endif

@@ -78,7 +78,7 @@ TEST(removed_source_is_not_dispatched_later_in_the_batch)
 }
 
 struct fake_poller {
-	int polls, begins, ends, work, efd;
+	int polls, begins, ends, work, end_work, efd;
 	bool idle, wake_at_end, wake_in_poll;
 };
 
@@ -120,6 +120,11 @@ static bool fp_end(void *opaque)
 	/* An event right after a fruitless window: a wider one would have caught it. */
 	if (f->wake_at_end && write(f->efd, &one, sizeof(one)) != sizeof(one))
 		abort(); /* an eventfd write of 1 cannot fail here */
+	/* Work that came just before notifications went back on. */
+	if (f->end_work) {
+		f->end_work--;
+		return true;
+	}
 	return false;
 }
 
@@ -136,7 +141,8 @@ static void drain_efd(void *opaque, uint32_t events)
  * Adaptive polling: off until a bound is set and while no poller is active; the window
  * opens after a quick wake-up, doubles while events come right after fruitless windows,
  * halves to nothing after long sleeps; a ready source is dispatched without a window;
- * work found in a window is handled without sleeping; begin and end pair up.
+ * work found in a window is handled without sleeping and keeps the spell on; begin and
+ * end pair up.
  */
 TEST(adaptive_polling_window)
 {
@@ -192,13 +198,17 @@ TEST(adaptive_polling_window)
 	f.begins = f.ends = 0;
 	ev_loop_set_poll_max(&loop, 1000000);
 	loop.poll_ns = EV_POLL_START_NS;
-	/* Work found while polling: handled, no sleep (the timeout would be 10 s). */
-	f.work = 1;
+	/* Work found while polling: handled, no sleep (the timeout would be 10 s), and the
+	 * spell goes on through the next window without another begin(). */
+	f.work = 2;
+	i = f.polls;
 	t0 = util_now_ns();
 	CHECK_EQ(ev_loop_run_once(&loop, 10000), 1);
+	CHECK_EQ(ev_loop_run_once(&loop, 10000), 1);
 	CHECK(util_now_ns() - t0 < 1000000000ULL);
+	CHECK_EQ(f.polls - i, 2); /* each window found work at its first look */
 	CHECK_EQ(f.begins, 1);
-	CHECK_EQ(f.ends, 1);
+	CHECK_EQ(f.ends, 0);
 	CHECK_EQ(loop.poll_ns, EV_POLL_START_NS);
 	/* Events right after fruitless windows widen them up to the bound. */
 	f.wake_at_end = true;
@@ -213,12 +223,68 @@ TEST(adaptive_polling_window)
 	for (i = 0; i < 10 && loop.poll_ns; i++)
 		CHECK_EQ(ev_loop_run_once(&loop, 5), 0);
 	CHECK_EQ(loop.poll_ns, 0);
-	CHECK_EQ(loop.poll_stats.hits, 1);
+	CHECK_EQ(loop.poll_stats.hits, 2);
 	CHECK(loop.poll_stats.windows >= 10);
 	CHECK_EQ(f.begins, f.ends);
 	ev_poller_del(&loop, &p);
 	CHECK(loop.pollers == NULL);
 	ev_del(&loop, &src);
 	close(efd);
+	ev_loop_destroy(&loop);
+}
+
+/*
+ * A spell started by a device's handler (a kick) rather than by a window: only while
+ * polling is on; the loop ends every spell before it sleeps, windows or not (a
+ * suppressed kick would be lost), handles what end() found without sleeping, ends an
+ * idle poller's spell too, and leaves spells on through passes that do not block.
+ */
+TEST(polling_spell_ends_before_the_loop_sleeps)
+{
+	struct event_loop loop;
+	struct fake_poller f = { 0 };
+	struct ev_poller p = { .active = fp_active, .poll = fp_poll, .begin = fp_begin,
+			       .end = fp_end, .opaque = &f };
+	uint64_t t0;
+
+	CHECK(ev_loop_init(&loop) == 0);
+	ev_poller_add(&loop, &p);
+	CHECK(!ev_poller_start(&loop, &p)); /* polling off */
+	ev_loop_set_poll_max(&loop, 1000000);
+	CHECK(ev_poller_start(&loop, &p));
+	CHECK(ev_poller_start(&loop, &p)); /* goes on with it: still one end() */
+	CHECK_EQ(loop.poll_ns, 0); /* no window: ended before the wait all the same */
+	CHECK_EQ(ev_loop_run_once(&loop, 5), 0);
+	CHECK_EQ(f.begins, 0); /* the device began it itself */
+	CHECK_EQ(f.ends, 1);
+	/* What end() found is handled: no sleep (the timeout would be 10 s). */
+	f.end_work = 1;
+	CHECK(ev_poller_start(&loop, &p));
+	t0 = util_now_ns();
+	CHECK_EQ(ev_loop_run_once(&loop, 10000), 1);
+	CHECK(util_now_ns() - t0 < 1000000000ULL);
+	CHECK_EQ(f.ends, 2);
+	/* A poller gone idle in a spell. */
+	f.idle = true;
+	CHECK(ev_poller_start(&loop, &p));
+	CHECK_EQ(ev_loop_run_once(&loop, 5), 0);
+	CHECK_EQ(f.ends, 3);
+	/* A window that found work, then the poller went idle. */
+	f.idle = false;
+	loop.poll_ns = EV_POLL_START_NS;
+	f.work = 1;
+	CHECK_EQ(ev_loop_run_once(&loop, 10000), 1);
+	CHECK_EQ(f.begins, 1);
+	CHECK_EQ(f.ends, 3);
+	f.idle = true;
+	CHECK_EQ(ev_loop_run_once(&loop, 5), 0);
+	CHECK_EQ(f.ends, 4);
+	/* Passes that do not block leave it on. */
+	CHECK(ev_poller_start(&loop, &p));
+	CHECK_EQ(ev_loop_run_once(&loop, 0), 0);
+	CHECK_EQ(f.ends, 4);
+	CHECK_EQ(ev_loop_run_once(&loop, 5), 0);
+	CHECK_EQ(f.ends, 5);
+	ev_poller_del(&loop, &p);
 	ev_loop_destroy(&loop);
 }

@@ -697,11 +697,18 @@ static bool process_queue(struct virtio_blk *blk)
 	return took;
 }
 
+static void poll_begin_locked(struct virtio_blk *blk);
+
 static void queue_notify(struct virtio_mmio_dev *vdev, unsigned int qidx)
 {
 	struct virtio_blk *blk = to_blk(vdev);
 
 	blk->busy_ns = util_now_ns(); /* the loop's thread (kick_event) */
+	/* Kicks off while this batch is served: the next one, posted as soon as this one's
+	   completions are seen, is found by polling instead (ring_event does the same for
+	   completions that come later). */
+	if (ev_poller_start(blk->mmio.env.loop, &blk->poller))
+		poll_begin_locked(blk);
 	process_queue(blk);
 }
 
@@ -894,21 +901,28 @@ static bool blk_poll(void *opaque)
 	return found;
 }
 
+/* Lock held. Again during a spell: the rings may have moved with a reset since. */
+static void poll_begin_locked(struct virtio_blk *blk)
+{
+	struct virtq *q = &blk->mmio.queues[0];
+
+	if (!blk_live(blk))
+		return;
+	virtq_suppress_notify(q);
+	blk->poll_avail = &q->avail[1];
+	/* Entries already there count as new: the first look takes them. */
+	blk->poll_avail_seen = q->last_avail;
+}
+
 static void blk_poll_begin(void *opaque)
 {
 	struct virtio_blk *blk = opaque;
-	struct virtq *q = &blk->mmio.queues[0];
 
 	blk->poll_avail = NULL;
-	/* A vCPU at the device (a reset, say): this window leaves the drive alone. */
+	/* A vCPU at the device (a reset, say): this spell leaves the drive alone. */
 	if (pthread_mutex_trylock(&blk->mmio.lock))
 		return;
-	if (blk_live(blk)) {
-		virtq_suppress_notify(q);
-		blk->poll_avail = &q->avail[1];
-		/* Entries already there count as new: the first look takes them. */
-		blk->poll_avail_seen = q->last_avail;
-	}
+	poll_begin_locked(blk);
 	pthread_mutex_unlock(&blk->mmio.lock);
 }
 
@@ -918,11 +932,10 @@ static bool blk_poll_end(void *opaque)
 	struct virtq *q = &blk->mmio.queues[0];
 	bool found = false;
 
-	if (!blk->poll_avail)
-		return false; /* begin() left the drive alone */
 	blk->poll_avail = NULL;
 	pthread_mutex_lock(&blk->mmio.lock);
-	/* A reset in between cleared notify_off with the rest of the queue. */
+	/* A reset in between cleared notify_off with the rest of the queue; a begin() that
+	   found the lock taken set nothing. */
 	if (q->notify_off && virtq_resume_notify(q) && blk_live(blk))
 		found = process_queue(blk);
 	pthread_mutex_unlock(&blk->mmio.lock);
@@ -935,6 +948,9 @@ static void ring_event(void *opaque, uint32_t events)
 
 	blk->busy_ns = util_now_ns();
 	pthread_mutex_lock(&blk->mmio.lock);
+	/* Completions the guest is about to see: its next batch may follow at once. */
+	if (ev_poller_start(blk->mmio.env.loop, &blk->poller))
+		poll_begin_locked(blk);
 	ring_service(blk);
 	pthread_mutex_unlock(&blk->mmio.lock);
 }
