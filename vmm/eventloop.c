@@ -207,11 +207,19 @@ int ev_loop_run_once(struct event_loop *loop, int timeout_ms)
 	}
 	/*
 	 * Never asleep with notifications off: a kick would be lost. What end() finds
-	 * counts as a quick wake-up for adapt(): the guest did come back within the bound.
+	 * counts as a quick wake-up for adapt() (the guest came back within the window),
+	 * timed before end() served it.
 	 */
-	if (n == 0 && timeout_ms != 0 && end_spells(loop, true)) {
-		found = 1;
-		timeout_ms = 0;
+	if (n == 0 && timeout_ms != 0) {
+		uint64_t t1 = adaptive ? util_now_ns() : 0;
+
+		if (end_spells(loop, true)) {
+			found = 1;
+			timeout_ms = 0;
+			if (adaptive)
+				adapt(loop, t1 - t0);
+			adaptive = false;
+		}
 	}
 	if (n == 0)
 		n = epoll_wait(loop->epfd, evs, EV_BATCH, timeout_ms);

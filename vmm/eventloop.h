@@ -44,9 +44,10 @@ struct ev_poller {
 	void *opaque;
 	struct ev_poller *next;
 	bool in_window; /* active() said yes: takes part in this window */
-	bool polling; /* begin() called, end() not yet */
+	bool polling; /* in a spell (begun by a window or by ev_poller_start): end() due */
 };
 
+/* Windows only: work that a spell's end() or a pass's one look found is not counted. */
 struct ev_poll_stats {
 	uint64_t windows; /* polling windows opened */
 	uint64_t hits; /* windows that found work */
@@ -87,9 +88,10 @@ int ev_mod(struct event_loop *loop, struct ev_source *src, uint32_t events);
 int ev_del(struct event_loop *loop, struct ev_source *src);
 /*
  * Poll (see struct ev_poller) if the window is open and no source is ready (one that
- * becomes ready ends the window within 8 us), then wait up to timeout_ms (-1: forever;
- * not at all when polling found work) and dispatch ready sources. Returns the number of
- * sources dispatched plus one if polling found work, or -errno.
+ * becomes ready ends the window within 8 us), end every spell before waiting, then wait
+ * up to timeout_ms (-1: forever; not at all when polling found work) and dispatch ready
+ * sources; a pass without a window gives pollers in a spell one look. Returns the
+ * number of sources dispatched plus one if polling found work, or -errno.
  */
 int ev_loop_run_once(struct event_loop *loop, int timeout_ms);
 

@@ -860,7 +860,7 @@ static bool blk_poll_active(void *opaque)
 {
 	struct virtio_blk *blk = opaque;
 
-	/* busy_ns and poll_avail are the loop thread's own (blk_poll_begin sets them). */
+	/* busy_ns and poll_avail are only ever set on the loop's thread. */
 	return util_now_ns() - blk->busy_ns <= poll_idle_ns;
 }
 
