@@ -9,6 +9,7 @@ every line it prints is timestamped as it arrives (console on stdout, VMM log on
 and its CPU time and peak RSS come from wait4()'s rusage.
 """
 import argparse
+import glob
 import json
 import os
 import re
@@ -32,10 +33,14 @@ def say(s=""):
 class Run:
     """One child process: lines with arrival times (seconds since fork), rusage, memory."""
 
-    def __init__(self, cmd, timeout, sample_mem=False, stop_rx=None, grace=10):
+    def __init__(self, cmd, timeout, sample_mem=False, stop_rx=None, grace=10, sample_kvm=False):
         self.cmd = cmd
         self.lines = []  # (t, stream, text)
         self.mem = {}  # max of each /proc/<pid>/status field sampled while running
+        # KVM's counters for the VM (debugfs, root only), last seen while it ran: "exits"
+        # includes those KVM handles itself (a kick through an ioeventfd), "irq_exits" are
+        # host interrupts, "mmio_exits"/"io_exits" the ones that reached the VMM.
+        self.kvm = {}
         t0 = time.monotonic()
         p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE)
@@ -46,6 +51,8 @@ class Run:
             sel.register(f, selectors.EVENT_READ, name)
             partial[name] = b""
         status_path = "/proc/%d/status" % p.pid
+        kvm_glob = "/sys/kernel/debug/kvm/%d-*" % p.pid
+        sampling = sample_mem or sample_kvm
         open_pipes = 2
         deadline = t0 + timeout
         self.timed_out = False
@@ -57,7 +64,7 @@ class Run:
                 self.timed_out = True
                 p.kill()
                 break
-            for key, _ in sel.select(0.002 if sample_mem else deadline - now):
+            for key, _ in sel.select(0.002 if sampling else deadline - now):
                 data = os.read(key.fileobj.fileno(), 65536)
                 t = time.monotonic() - t0
                 if not data:
@@ -77,6 +84,8 @@ class Run:
                         deadline = min(deadline, t0 + t + grace)
             if sample_mem:
                 self._sample(status_path)
+            if sample_kvm:
+                self._sample_kvm(kvm_glob)
         _, st, ru = os.wait4(p.pid, 0)
         self.wall = time.monotonic() - t0
         p.returncode = os.waitstatus_to_exitcode(st)
@@ -96,6 +105,18 @@ class Run:
             if k in ("VmHWM", "VmRSS", "RssAnon", "RssFile", "RssShmem"):
                 kib = int(v.split()[0])
                 self.mem[k] = max(self.mem.get(k, 0), kib)
+
+    KVM_STATS = ("exits", "irq_exits", "halt_exits", "mmio_exits", "io_exits")
+
+    def _sample_kvm(self, pattern):
+        # The VM's directory goes with the VM: the last ~2 ms of its life are not seen.
+        for d in glob.glob(pattern):
+            for k in self.KVM_STATS:
+                try:
+                    with open(os.path.join(d, k)) as f:
+                        self.kvm[k] = max(self.kvm.get(k, 0), int(f.read().strip()))
+                except (OSError, ValueError):
+                    pass
 
     def first(self, pattern):
         """(time, match) of the first line matching pattern, or (None, None)."""
@@ -400,6 +421,7 @@ def bench_blk():
     say("  backing file: %s, %d MiB (%s)" % (img, A.blk_file_mib, fs_type(img)))
     dev = {}
     act = {}
+    exits = {}  # KVM's exits for each run's VM
     console = {}  # console-line window / guest TSC window, per run
     # The guest times each phase with its TSC; the host's rate converts it.
     out = subprocess.run([A.hostio, "--tsc-hz"], capture_output=True, text=True)
@@ -415,7 +437,9 @@ def bench_blk():
                                     "is_root_device": False, "is_read_only": False,
                                     "io_engine": io_engine, "cache_type": "Unsafe"}])
         r = Run([A.vmm, "--no-api", "--config-file", cfg, "--level", "Debug", *extra],
-                A.boot_timeout)
+                A.boot_timeout, sample_kvm=True)
+        if "exits" in r.kvm:
+            exits[engine] = r.kvm
         if r.status != 0 or "0 failed" not in r.text():
             fail_run("bench-blk " + engine, r)
             continue
@@ -475,6 +499,18 @@ def bench_blk():
     say("  host rows: bench/hostio on the same file, same sizes, offsets and batches (io_uring at the "
         "guest's queue depth, and the same requests one by one with pread/pwrite), best of 3")
     say("  goal: the Async (io_uring) engine within 80% of host direct I/O")
+    # The most batches the guest could kick for: 4 KiB phases at depth 32, 1 MiB at depth 1.
+    batches = 2 * ((mib << 20) // 4096 // 32) + 2 * (4 * mib)
+    if exits:
+        # What KVM handled itself and was no host interrupt: mostly the queue kicks.
+        say("  KVM exits of each run's VM (debugfs), against %d batches of I/O the guest could "
+            "kick for:" % batches)
+        for engine, k in exits.items():
+            say("    %-15s %s; in KVM, not host interrupts: %d" % (engine, ", ".join(
+                "%s %d" % (n, k.get(n, 0)) for n in Run.KVM_STATS),
+                k["exits"] - sum(k.get(n, 0) for n in Run.KVM_STATS[1:])))
+    else:
+        say("  KVM exits per run: n/a (needs root and debugfs mounted at /sys/kernel/debug)")
     say("  drive activation (io_uring setup at DRIVER_OK, VMM debug log): %s; Sync engine: none"
         % (fmt_us(act["Async"]) if act.get("Async") is not None else "n/a"))
 
