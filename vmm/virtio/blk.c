@@ -129,7 +129,7 @@ struct virtio_blk {
 	struct ev_poller poller;
 	/* The loop thread's own: */
 	uint64_t busy_ns; /* it saw a kick or a completion, or polled work */
-	volatile uint16_t *poll_avail; /* the avail index during a window (begin) */
+	volatile uint16_t *poll_avail; /* the avail index during a polling spell */
 	uint16_t poll_avail_seen; /* where the last look under the lock left it */
 	/*
 	 * A reset from a vCPU thread on a defer ring: the vCPU cannot reap, so it waits on

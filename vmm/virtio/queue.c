@@ -43,7 +43,7 @@ void virtq_reset(struct virtq *q)
 void virtq_reset_live(struct virtq *q)
 {
 	/*
-	 * Reset inside a polling window: take the kick suppression back out of the rings
+	 * Reset inside a polling spell: take the kick suppression back out of the rings
 	 * (the driver may reuse them as they are), as virtq_resume_notify would.
 	 */
 	if (q->active && q->notify_off) {

@@ -68,7 +68,7 @@ struct virtq {
 void virtq_reset(struct virtq *q);
 /*
  * Device reset of a queue set up by virtq_activate() or virtq_reset(): as virtq_reset,
- * after taking a polling window's kick suppression back out of the guest's rings.
+ * after taking a polling spell's kick suppression back out of the guest's rings.
  */
 void virtq_reset_live(struct virtq *q);
 
@@ -114,8 +114,8 @@ bool virtq_enable_notify(struct virtq *q);
 /*
  * While the device polls the ring: ask the driver not to kick (EVENT_IDX: avail_event
  * just behind the device's position, so the driver's vring_need_event() says no;
- * otherwise the used ring's NO_NOTIFY flag). virtq_enable_notify() leaves the request in place until
- * virtq_resume_notify() lifts it, which returns like virtq_enable_notify().
+ * otherwise the used ring's NO_NOTIFY flag). virtq_enable_notify() leaves the request
+ * in place until virtq_resume_notify() lifts it, which returns like virtq_enable_notify().
  */
 void virtq_suppress_notify(struct virtq *q);
 bool virtq_resume_notify(struct virtq *q);
